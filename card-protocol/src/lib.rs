@@ -1,0 +1,6 @@
+//! Wire formats between OneTicket and its terminals: the QR ticket (COSE_Sign1
+//! with CWT claims), terminal request signing, and the JSON messages.
+//! `SPEC.md` beside this crate is the normative text; `vectors/` holds test
+//! vectors any implementation can check.
+//!
+//! **Invariant:** pure. No I/O, no clock, no randomness.

@@ -1,0 +1,1 @@
+//! axum plumbing shared by every service.

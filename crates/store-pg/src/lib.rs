@@ -1,0 +1,1 @@
+//! Postgres adapter: the book of record.

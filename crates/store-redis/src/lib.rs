@@ -1,0 +1,1 @@
+//! Redis adapter: the hot projection, commit scripts and streams.

@@ -1,0 +1,1 @@
+//! Test helpers: fresh Postgres databases and Redis key prefixes.

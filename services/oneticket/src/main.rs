@@ -1,0 +1,2 @@
+//! `oneticket`: the one binary.
+fn main() {}
