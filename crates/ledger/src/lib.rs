@@ -9,3 +9,5 @@
 pub mod money;
 
 pub use money::{Money, Overflow};
+
+pub mod keyring;

@@ -1,0 +1,1 @@
+//! OneTicket extensions and the per-account fare state machine.

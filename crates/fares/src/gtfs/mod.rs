@@ -1,0 +1,1 @@
+//! GTFS-Fares v2: model, reader, validation, leg matching, transfers and quotes.

@@ -1,0 +1,1 @@
+//! The HCMC configuration replayed end to end.

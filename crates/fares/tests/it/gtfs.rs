@@ -1,0 +1,1 @@
+//! GTFS-Fares v2 feeds read from disk fixtures and quoted.
