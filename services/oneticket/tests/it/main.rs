@@ -1,0 +1,4 @@
+//! The `oneticket` crate's one integration-test binary: project rules
+//! (tidy) and the command line, run against real Postgres and Redis.
+
+mod tidy;
