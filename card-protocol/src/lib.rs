@@ -3,4 +3,13 @@
 //! `SPEC.md` beside this crate is the normative text; `vectors/` holds test
 //! vectors any implementation can check.
 //!
-//! **Invariant:** pure. No I/O, no clock, no randomness.
+//! **Invariant:** pure. No I/O, no clock, no randomness: `now`, keys and ids
+//! are arguments.
+//!
+//! **Invariant:** decoders never panic: every byte string and every JSON
+//! document gets a value or a typed error.
+
+pub mod ids;
+pub mod request_auth;
+
+pub use ids::{TerminalId, TicketId};
