@@ -1,0 +1,175 @@
+//! The layers every router gets: request id, tracing span, metrics, timeout, panic catching,
+//! body limit, and problem+json for every error response.
+//!
+//! [`apply`] is called once on the composed router, after all routes are added (axum applies
+//! a layer only to the routes present). From the outside in:
+//!
+//! 1. **observe**: takes or makes the request id, opens the span (`method`, `route`,
+//!    `request_id`, then `status`, `latency_ms`), enforces the request timeout, counts the
+//!    request, and on the way out turns every error response into problem+json carrying the
+//!    request id. Bodies and headers (so auth headers) are never logged.
+//! 2. **catch panic**: a panicking handler becomes a logged 500 problem, not a dropped
+//!    connection.
+//! 3. **body limit**: `DefaultBodyLimit`, honoured by the body extractors. A router that needs
+//!    more (journal uploads) adds its own `DefaultBodyLimit::max(n)` layer before being
+//!    merged; the innermost limit wins.
+
+use std::any::Any;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tracing::Instrument;
+use tracing::field::Empty;
+
+use crate::problem::{
+    ApiError, PROBLEM_JSON, Problem, method_not_allowed_fallback, not_found_fallback,
+};
+use crate::request_id::{REQUEST_ID_HEADER, RequestId};
+use crate::settings::HttpLimits;
+use crate::telemetry::{HTTP_REQUEST_DURATION_SECONDS, HTTP_REQUESTS_TOTAL};
+
+/// The `route` label of requests that matched no route: one value, so scanners probing
+/// random paths cannot blow up the metrics' cardinality.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Adds the fallbacks (404, 405) and the common layers to a fully composed router.
+///
+/// Call it last: routes added afterwards would miss the layers. It sets the router's
+/// fallback, so services must not set their own.
+pub fn apply(router: Router, limits: HttpLimits) -> Router {
+    router
+        .fallback(not_found_fallback)
+        .method_not_allowed_fallback(method_not_allowed_fallback)
+        .layer(
+            ServiceBuilder::new()
+                .layer(middleware::from_fn_with_state(limits, observe))
+                .layer(CatchPanicLayer::custom(panic_response))
+                .layer(DefaultBodyLimit::max(limits.max_body_bytes)),
+        )
+}
+
+async fn observe(State(limits): State<HttpLimits>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = RequestId::from_header_or_generate(req.headers().get(REQUEST_ID_HEADER));
+    req.extensions_mut().insert(request_id.clone());
+    let method = method_label(req.method());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(UNMATCHED_ROUTE, MatchedPath::as_str)
+        .to_owned();
+    let span = tracing::info_span!(
+        "request",
+        method,
+        route = %route,
+        request_id = %request_id,
+        status = Empty,
+        latency_ms = Empty,
+    );
+
+    let outcome = tokio::time::timeout(limits.request_timeout, next.run(req))
+        .instrument(span.clone())
+        .await;
+    let response = match outcome {
+        Ok(response) => response,
+        Err(_elapsed) => {
+            let limit_ms = u64::try_from(limits.request_timeout.as_millis()).unwrap_or(u64::MAX);
+            span.in_scope(|| tracing::warn!(limit_ms, "request timed out; handler abandoned"));
+            ApiError::Timeout { limit_ms }.into_response()
+        }
+    };
+    let mut response = as_problem_with_id(response, &request_id);
+    response
+        .headers_mut()
+        .insert(REQUEST_ID_HEADER, request_id.header_value());
+
+    let status = response.status();
+    let elapsed = started.elapsed();
+    let latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+    span.record("status", status.as_u16());
+    span.record("latency_ms", latency_ms);
+    span.in_scope(|| {
+        if status.is_server_error() {
+            tracing::warn!("request failed");
+        } else {
+            tracing::info!("request finished");
+        }
+    });
+    metrics::counter!(
+        HTTP_REQUESTS_TOTAL,
+        "method" => method,
+        "route" => route.clone(),
+        "status" => status.as_str().to_owned(),
+    )
+    .increment(1);
+    metrics::histogram!(HTTP_REQUEST_DURATION_SECONDS, "method" => method, "route" => route)
+        .record(elapsed.as_secs_f64());
+    response
+}
+
+/// Stamps the request id into a problem body, and turns any other error response (axum's
+/// plain-text rejections, a bare status from a handler) into the generic problem of its
+/// status. Headers such as `Allow` or `Retry-After` are kept.
+fn as_problem_with_id(response: Response, request_id: &RequestId) -> Response {
+    let status = response.status();
+    let problem = match response.extensions().get::<Problem>() {
+        Some(problem) => problem.clone(),
+        None if (status.is_client_error() || status.is_server_error())
+            && !is_problem_json(&response) =>
+        {
+            Problem::for_status(status)
+        }
+        None => return response,
+    };
+    let problem = Problem {
+        request_id: Some(request_id.to_string()),
+        ..problem
+    };
+    let (mut parts, _old_body) = response.into_parts();
+    let (fresh, body) = problem.into_response().into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    parts.extensions.extend(fresh.extensions);
+    Response::from_parts(parts, body)
+}
+
+fn is_problem_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()))
+}
+
+/// The `method` label: standard methods by name, anything else as one value, again to keep
+/// cardinality bounded.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Logs a handler's panic (inside the request span, so with its request id) and answers 500.
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(panic payload is not text)");
+    tracing::error!(panic.message = message, "handler panicked");
+    Problem::internal().into_response()
+}

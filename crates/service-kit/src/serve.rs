@@ -1,0 +1,197 @@
+//! Binding the listener (dual-stack by default) and serving until a shutdown signal, then
+//! letting in-flight requests finish within the grace period.
+//!
+//! `[::]` with `IPV6_V6ONLY` off accepts IPv4 clients too (as IPv4-mapped addresses), so
+//! one listener serves both families. Linux defaults to that already, but the default is a
+//! sysctl (`net.ipv6.bindv6only`) and other systems differ, so the option is set explicitly.
+
+use std::future::{Future, IntoFuture};
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use axum::Router;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::settings::Settings;
+
+/// Pending connections the kernel queues before we accept them. Enough for a burst of
+/// validators reconnecting at once after a network blip; Linux caps it at `somaxconn`.
+pub const LISTEN_BACKLOG: i32 = 1024;
+
+/// Why serving failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the server failed: {0}")]
+    Serve(#[source] io::Error),
+}
+
+/// A bound listener, ready to serve. Binding first lets tests learn the port of `:0`.
+#[derive(Debug)]
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    local_addr: SocketAddr,
+    shutdown_grace: Duration,
+}
+
+impl Server {
+    /// Binds `addr`. An unspecified IPv6 address (`[::]`) is bound dual-stack; if the host
+    /// has IPv6 disabled, it falls back to `0.0.0.0` on the same port and says so.
+    ///
+    /// Must be called inside a tokio runtime.
+    ///
+    /// # Errors
+    /// [`ServeError::Bind`] when the address cannot be bound.
+    pub fn bind(addr: SocketAddr, shutdown_grace: Duration) -> Result<Self, ServeError> {
+        let listener = match bind_socket(addr) {
+            Err(error) if addr.ip().is_unspecified() && addr.is_ipv6() && ipv6_missing(&error) => {
+                let v4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, addr.port()));
+                tracing::warn!(%addr, fallback = %v4, %error, "IPv6 unavailable; listening on IPv4 only");
+                bind_socket(v4).map_err(|source| ServeError::Bind { addr: v4, source })?
+            }
+            other => other.map_err(|source| ServeError::Bind { addr, source })?,
+        };
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        Ok(Self {
+            listener,
+            local_addr,
+            shutdown_grace,
+        })
+    }
+
+    /// The address actually bound (with the real port when asked for port 0).
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves `router` until `shutdown` resolves, then stops accepting and waits for
+    /// in-flight requests, at most the grace period; requests still running then are
+    /// dropped (and logged as such).
+    ///
+    /// # Errors
+    /// [`ServeError::Serve`] when the accept loop fails.
+    pub async fn run(
+        self,
+        router: Router,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let Self {
+            listener,
+            local_addr,
+            shutdown_grace,
+        } = self;
+        tracing::info!(addr = %local_addr, "listening");
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!(
+                grace_ms = shutdown_grace.as_millis(),
+                "shutting down; draining requests"
+            );
+            // The receiver is only gone when serving already ended, so nothing waits on it.
+            let _ = started_tx.send(());
+        };
+        let serving = axum::serve(listener, router)
+            .with_graceful_shutdown(signal)
+            .into_future();
+        let grace_elapsed = async move {
+            if started_rx.await.is_err() {
+                // Serving ended without a shutdown; `serving` wins the select below.
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(shutdown_grace).await;
+        };
+        tokio::select! {
+            result = serving => {
+                result.map_err(ServeError::Serve)?;
+                tracing::info!("stopped");
+                Ok(())
+            }
+            () = grace_elapsed => {
+                tracing::warn!(grace_ms = shutdown_grace.as_millis(), "grace period over; dropping requests still in flight");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Binds `settings.listen` and serves `router` until `shutdown` resolves.
+///
+/// # Errors
+/// As [`Server::bind`] and [`Server::run`].
+pub async fn serve(
+    router: Router,
+    settings: &Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    Server::bind(settings.listen, settings.shutdown_grace)?
+        .run(router, shutdown)
+        .await
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what orchestrators send).
+///
+/// If a handler cannot be installed the error is logged and that signal is not awaited, so
+/// the other still works.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!(signal = "SIGINT", "shutdown requested"),
+        () = terminate => tracing::info!(signal = "SIGTERM", "shutdown requested"),
+    }
+}
+
+fn bind_socket(addr: SocketAddr) -> io::Result<tokio::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(false)?;
+    }
+    // Lets a restarted process bind while old connections sit in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    tokio::net::TcpListener::from_std(socket.into())
+}
+
+/// Whether a bind error means the host has no IPv6 at all.
+fn ipv6_missing(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::AddrNotAvailable | io::ErrorKind::Unsupported
+    ) || error.raw_os_error() == Some(EAFNOSUPPORT)
+}
+
+/// "Address family not supported by protocol", which std maps to no specific kind.
+#[cfg(target_os = "linux")]
+const EAFNOSUPPORT: i32 = 97;
+#[cfg(not(target_os = "linux"))]
+const EAFNOSUPPORT: i32 = 47;
