@@ -9,7 +9,14 @@
 //! **Invariant:** decoders never panic: every byte string and every JSON
 //! document gets a value or a typed error.
 
+mod cbor;
 pub mod ids;
+pub mod keys;
 pub mod request_auth;
+pub mod ticket;
 
 pub use ids::{TerminalId, TicketId};
+pub use keys::{Kid, PublicKey, VerifyingKeys};
+pub use ticket::{
+    TicketClaims, TicketError, Verdict, VerifiedTicket, sign_level2, sign_ticket, verify_qr,
+};
