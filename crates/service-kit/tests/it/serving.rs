@@ -1,0 +1,151 @@
+//! Serving over real sockets: dual-stack `[::]`, graceful shutdown and its grace period.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use service_kit::{ServeError, Server};
+use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::support::http_get;
+
+/// Long enough that a well-behaved drain never hits it in these tests.
+const GENEROUS_GRACE_MS: u64 = 5_000;
+
+/// Serves `router` on `addr`; the returned sender stops it.
+fn start(
+    router: Router,
+    addr: SocketAddr,
+    grace: Duration,
+) -> (
+    SocketAddr,
+    oneshot::Sender<()>,
+    JoinHandle<Result<(), ServeError>>,
+) {
+    let server = Server::bind(addr, grace).expect("bind test listener");
+    let bound = server.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(router, async move {
+        // A dropped sender also means stop.
+        let _ = stopped.await;
+    }));
+    (bound, stop, task)
+}
+
+fn ipv6_loopback_available() -> bool {
+    std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).is_ok()
+}
+
+#[tokio::test]
+async fn unspecified_ipv6_accepts_ipv4_and_ipv6_clients() {
+    if !ipv6_loopback_available() {
+        println!("note: no IPv6 loopback on this machine; dual-stack test skipped");
+        return;
+    }
+    let router = service_kit::layers::apply(
+        Router::new().route("/hello", get(|| async { "hello" })),
+        crate::support::limits(),
+    );
+    let any_v6 = SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0));
+    let (bound, stop, task) = start(router, any_v6, Duration::from_millis(GENEROUS_GRACE_MS));
+    assert!(bound.is_ipv6());
+    assert_ne!(bound.port(), 0);
+
+    for client in [
+        SocketAddr::from((Ipv4Addr::LOCALHOST, bound.port())),
+        SocketAddr::from((Ipv6Addr::LOCALHOST, bound.port())),
+    ] {
+        let reply = http_get(client, "/hello").await.expect("request succeeds");
+        assert_eq!(reply, (200, "hello".to_owned()), "via {client}");
+    }
+
+    stop.send(()).expect("server is running");
+    task.await.expect("server task").expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn shutdown_lets_an_in_flight_request_finish() {
+    let entered = Arc::new(Notify::new());
+    let handler_entered = Arc::clone(&entered);
+    let router = Router::new().route(
+        "/work",
+        get(move || {
+            let entered = Arc::clone(&handler_entered);
+            async move {
+                entered.notify_one();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                "finished"
+            }
+        }),
+    );
+    let (bound, stop, task) = start(
+        router,
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        Duration::from_millis(GENEROUS_GRACE_MS),
+    );
+    let client = tokio::spawn(http_get(bound, "/work"));
+    entered.notified().await;
+    stop.send(()).expect("server is running");
+
+    let reply = client
+        .await
+        .expect("client task")
+        .expect("request completes");
+    assert_eq!(reply, (200, "finished".to_owned()));
+    task.await.expect("server task").expect("clean shutdown");
+    // Once stopped, nothing listens any more.
+    assert!(tokio::net::TcpStream::connect(bound).await.is_err());
+}
+
+#[tokio::test]
+async fn a_request_outliving_the_grace_period_is_dropped() {
+    const SHORT_GRACE_MS: u64 = 100;
+    let entered = Arc::new(Notify::new());
+    let handler_entered = Arc::clone(&entered);
+    let router = Router::new().route(
+        "/stuck",
+        get(move || {
+            let entered = Arc::clone(&handler_entered);
+            async move {
+                entered.notify_one();
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                "never"
+            }
+        }),
+    );
+    let (bound, stop, task) = start(
+        router,
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        Duration::from_millis(SHORT_GRACE_MS),
+    );
+    let client = tokio::spawn(http_get(bound, "/stuck"));
+    entered.notified().await;
+    let started = std::time::Instant::now();
+    stop.send(()).expect("server is running");
+
+    let finished = tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the server stops once the grace period is over");
+    finished
+        .expect("server task")
+        .expect("shutdown is not an error");
+    assert!(started.elapsed() >= Duration::from_millis(SHORT_GRACE_MS));
+    client.abort();
+}
+
+#[tokio::test]
+async fn binding_a_taken_port_names_the_address() {
+    let taken = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let addr = taken.local_addr().expect("bound address");
+    // SO_REUSEADDR does not allow two listeners on one port.
+    let error = Server::bind(addr, Duration::ZERO).expect_err("port is taken");
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("cannot listen on {addr}")),
+        "{error}"
+    );
+}
