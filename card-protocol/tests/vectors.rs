@@ -4,10 +4,11 @@
 
 use std::path::Path;
 
-use card_protocol::TerminalId;
 use card_protocol::request_auth::{
     AuthHeaders, MasterKey, RequestParts, derive_terminal_key, sign_request, verify_request,
 };
+use card_protocol::ticket::{MAX_LEVEL2_BYTES, MAX_TICKET_BYTES};
+use card_protocol::{Kid, PublicKey, TerminalId, VerifyingKeys, verify_qr};
 use serde::Deserialize;
 
 fn read_vectors<T: serde::de::DeserializeOwned>(name: &str) -> T {
@@ -83,6 +84,118 @@ fn request_vectors_hold() {
         seen.insert(verdict);
     }
     let all = ["valid", "stale", "bad_signature"];
+    assert_eq!(
+        seen,
+        all.into_iter().collect(),
+        "every verdict has a vector"
+    );
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TicketVectors {
+    keys: Vec<KeyVector>,
+    cases: Vec<TicketVector>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyVector {
+    kid: String,
+    public_key: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TicketVector {
+    name: String,
+    level: u8,
+    payload: String,
+    now: u64,
+    expect: String,
+    claims: Option<ClaimsVector>,
+}
+
+#[derive(Deserialize, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct ClaimsVector {
+    iss: String,
+    exp: u64,
+    nbf: u64,
+    cti: String,
+    holder_key: Option<String>,
+    product: u16,
+    rider_category: u8,
+}
+
+#[test]
+fn ticket_vectors_hold() {
+    let vectors: TicketVectors = read_vectors("tickets.json");
+    let keys: VerifyingKeys = vectors
+        .keys
+        .iter()
+        .map(|k| {
+            let public = PublicKey::parse_hex(&k.public_key).expect("vector key hex");
+            assert_eq!(
+                Kid::parse_hex(&k.kid),
+                Ok(public.kid()),
+                "kid of {}",
+                k.public_key
+            );
+            public
+        })
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for case in &vectors.cases {
+        let name = &case.name;
+        let payload = hex::decode(&case.payload).expect("vector payload hex");
+        let got = verify_qr(&payload, &keys, case.now);
+        let verdict = match &got {
+            Ok(_) => "valid",
+            Err(e) => e.verdict().as_str(),
+        };
+        assert_eq!(verdict, case.expect, "{name}");
+        seen.insert(verdict);
+        match (got, &case.claims) {
+            (Ok(verified), Some(expected)) => {
+                let c = &verified.claims;
+                let got = ClaimsVector {
+                    iss: c.issuer.as_str().to_owned(),
+                    exp: c.validity.expires_s(),
+                    nbf: c.validity.not_before_s(),
+                    cti: c.ticket_id.to_string(),
+                    holder_key: c.holder.map(|k| hex::encode(k.as_bytes())),
+                    product: c.product.0,
+                    rider_category: c.rider_category.0,
+                };
+                assert_eq!(&got, expected, "{name}: claims");
+                assert_eq!(
+                    verified.proof_step.is_some(),
+                    case.level == 2,
+                    "{name}: level"
+                );
+                let limit = if case.level == 2 {
+                    MAX_LEVEL2_BYTES
+                } else {
+                    MAX_TICKET_BYTES
+                };
+                assert!(payload.len() <= limit, "{name}: size");
+            }
+            (Ok(_), None) => panic!("{name}: a valid case must list its claims"),
+            (Err(_), Some(_)) => panic!("{name}: only valid cases list claims"),
+            (Err(_), None) => {}
+        }
+    }
+    let all = [
+        "valid",
+        "expired",
+        "not_yet_valid",
+        "bad_signature",
+        "unknown_key",
+        "malformed",
+        "bad_proof",
+        "stale_proof",
+    ];
     assert_eq!(
         seen,
         all.into_iter().collect(),

@@ -1,27 +1,10 @@
-//! Writes `vectors/requests.json` (and, once tickets land, `vectors/tickets.json`)
-//! from fixed keys and fixed times. Run by hand after a format change:
-//! `cargo run -p card-protocol --example gen_vectors`; commit the output.
-//! Every value is derived from constants here, so a rerun is byte-identical.
-
-use std::path::Path;
+//! `vectors/requests.json`: signed terminal requests and their verdicts.
 
 use card_protocol::TerminalId;
 use card_protocol::request_auth::{MasterKey, RequestParts, derive_terminal_key, sign_request};
 use serde::Serialize;
 
-/// The time most cases are checked at: 2026-01-01T00:00:00Z.
-const NOW_S: u64 = 1_767_225_600;
-
-fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors");
-    write(&dir.join("requests.json"), &request_vectors());
-}
-
-fn write(path: &Path, value: &impl Serialize) {
-    let mut text = serde_json::to_string_pretty(value).expect("JSON values always serialise");
-    text.push('\n');
-    std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
-}
+use crate::NOW_S;
 
 fn terminal(id: &str) -> TerminalId {
     TerminalId::parse(id).expect("vector terminal ids are valid")
@@ -53,7 +36,7 @@ enum Tamper {
 
 /// `requests.json`: field order as SPEC.md lists it.
 #[derive(Serialize)]
-struct RequestVectors {
+pub struct RequestVectors {
     master_key: String,
     cases: Vec<RequestVector>,
 }
@@ -72,7 +55,7 @@ struct RequestVector {
     expect: &'static str,
 }
 
-fn request_vectors() -> RequestVectors {
+pub fn request_vectors() -> RequestVectors {
     let master_bytes: Vec<u8> = (0u8..32).collect();
     let master = MasterKey::new(&master_bytes).expect("32 bytes");
     let tap = r#"{"terminal_id":"BUS-0042","seq":1}"#;
