@@ -11,6 +11,7 @@
 //! Failure causes are logged, not returned: `/readyz` may be reachable from outside.
 
 use std::collections::{BTreeMap, HashMap};
+use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -26,7 +27,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use crate::problem::{Problem, types};
+use crate::problem::{ErrorChain, Problem, types};
 
 /// Below Kubernetes' default probe timeout of 1 s, so a hung dependency yields a 503 that
 /// names it rather than a probe timeout that names nothing.
@@ -53,19 +54,24 @@ impl fmt::Debug for ReadinessCheck {
 }
 
 impl ReadinessCheck {
-    /// A check that passes when `check()` resolves to `Ok`. Its error is logged, never
-    /// shown to clients.
+    /// A check that passes when `check()` resolves to `Ok`. Its error (with its cause
+    /// chain) is logged, never shown to clients.
     pub fn new<F, Fut, E>(name: &'static str, check: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: fmt::Display,
+        E: Into<Box<dyn StdError + Send + Sync + 'static>>,
     {
         Self {
             name,
             run: Arc::new(move || {
                 let future = check();
-                Box::pin(async move { future.await.map_err(|e| e.to_string()) })
+                Box::pin(async move {
+                    future.await.map_err(|e| {
+                        let error: Box<dyn StdError + Send + Sync + 'static> = e.into();
+                        ErrorChain(&*error).to_string()
+                    })
+                })
             }),
         }
     }
