@@ -1,1 +1,19 @@
 //! Redis adapter: the hot projection, commit scripts and streams.
+//!
+//! For now: the connection ([`connect`], a reconnecting `ConnectionManager` with bounded
+//! timeouts), the readiness check ([`ping`]) and key naming ([`KeyPrefix`], [`HashTag`]).
+//!
+//! **Invariant**: Redis is a projection, not the book of record; everything here can be
+//! rebuilt from Postgres and terminal journals.
+
+mod connection;
+mod keys;
+
+pub use connection::{
+    CONNECTION_TIMEOUT_MS, RECONNECT_MAX_DELAY_MS, RECONNECT_RETRIES, RESPONSE_TIMEOUT_MS,
+    StoreError, connect, ping,
+};
+pub use keys::{
+    HashTag, InvalidKeyPart, KeyName, KeyPrefix, MAX_HASH_TAG_LEN, MAX_KEY_PREFIX_LEN, hash_tag_of,
+};
+pub use redis::aio::ConnectionManager;
