@@ -30,7 +30,7 @@ pub mod telemetry;
 
 pub use env::{Env, EnvError};
 pub use health::{Health, ReadinessCheck};
-pub use problem::{ApiError, FieldError, Json, Problem, ProblemType};
+pub use problem::{ApiError, FieldError, Json, Path, Problem, ProblemType, Query};
 pub use request_id::RequestId;
 pub use secret::{Secret, SecretUrl};
 pub use serve::{ServeError, Server, serve, shutdown_signal};

@@ -17,8 +17,9 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -91,6 +92,10 @@ pub mod types {
     );
     pub const BODY_READ_FAILED: ProblemType =
         ProblemType::new("body_read_failed", "The request body could not be read");
+    pub const INVALID_QUERY: ProblemType =
+        ProblemType::new("invalid_query", "The query string is invalid");
+    pub const INVALID_PATH: ProblemType =
+        ProblemType::new("invalid_path", "A path parameter is invalid");
     pub const VALIDATION_FAILED: ProblemType =
         ProblemType::new("validation_failed", "Some fields are invalid");
     pub const UNAUTHORIZED: ProblemType =
@@ -503,6 +508,59 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
             ApiError::PayloadTooLarge { limit_bytes: None }
         }
         other => ApiError::bad_request(types::BODY_READ_FAILED, other.body_text()),
+    }
+}
+
+/// A query-string extractor whose rejection is 400 `invalid_query` with the parser's reason.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(query_rejection(&rejection)),
+        }
+    }
+}
+
+fn query_rejection(rejection: &QueryRejection) -> ApiError {
+    ApiError::bad_request(types::INVALID_QUERY, rejection.body_text())
+}
+
+/// A path-parameter extractor whose rejection is 400 `invalid_path` with the reason.
+///
+/// A route whose parameters do not match the handler's type is a programmer error that
+/// axum reports as 500; it stays a 500 (`internal`, logged) here.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(path_rejection(rejection)),
+        }
+    }
+}
+
+fn path_rejection(rejection: PathRejection) -> ApiError {
+    if rejection.status().is_server_error() {
+        ApiError::internal(rejection)
+    } else {
+        ApiError::bad_request(types::INVALID_PATH, rejection.body_text())
     }
 }
 

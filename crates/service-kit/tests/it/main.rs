@@ -2,6 +2,7 @@
 //! for serving, dual-stack binding and graceful shutdown.
 
 mod health;
+mod logging;
 mod metrics;
 mod problems;
 mod request_ids;

@@ -52,4 +52,14 @@ async fn metrics_count_requests_by_route_template_and_status() {
         Some("2"),
         "{text}"
     );
+    // A histogram with buckets (not a summary), so latency aggregates across instances.
+    assert!(
+        sample(
+            &text,
+            "http_request_duration_seconds_bucket",
+            &["route=\"/probe\"", "le=\"0.02\""]
+        )
+        .is_some(),
+        "{text}"
+    );
 }

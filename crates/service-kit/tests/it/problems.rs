@@ -190,3 +190,35 @@ async fn services_define_their_own_codes() {
 async fn a_bare_error_status_becomes_a_problem() {
     check(get("/bare"), StatusCode::FORBIDDEN, "forbidden").await;
 }
+
+#[tokio::test]
+async fn a_bad_path_parameter_is_400_invalid_path() {
+    let reply = send(app(), get("/accounts/42")).await;
+    assert_eq!(
+        (reply.status, &reply.body[..]),
+        (StatusCode::OK, &b"42"[..])
+    );
+    check(
+        get("/accounts/forty-two"),
+        StatusCode::BAD_REQUEST,
+        "invalid_path",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_bad_query_string_is_400_invalid_query() {
+    let reply = send(app(), get("/search?limit=5")).await;
+    assert_eq!((reply.status, &reply.body[..]), (StatusCode::OK, &b"5"[..]));
+    let (_, body) = check(
+        get("/search?limit=-1"),
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().is_some_and(|d| d.contains("limit")),
+        "{body}"
+    );
+    check(get("/search"), StatusCode::BAD_REQUEST, "invalid_query").await;
+}

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::routing;
 use serde::{Deserialize, Serialize};
 use service_kit::problem::{PROBLEM_JSON, PROBLEM_TYPE_BASE};
-use service_kit::{ApiError, FieldError, HttpLimits, Json, ProblemType, RequestId};
+use service_kit::{ApiError, FieldError, HttpLimits, Json, Path, ProblemType, Query, RequestId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
@@ -31,6 +31,11 @@ pub const INSUFFICIENT_FUNDS: ProblemType =
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Echo {
     pub amount_vnd: i64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Search {
+    pub limit: u32,
 }
 
 pub fn limits() -> HttpLimits {
@@ -74,6 +79,14 @@ pub fn routes() -> Router {
             routing::get(|id: RequestId| async move { id.to_string() }),
         )
         .route("/probe", routing::get(|| async { "ok" }))
+        .route(
+            "/accounts/{account_id}",
+            routing::get(|Path(id): Path<u64>| async move { id.to_string() }),
+        )
+        .route(
+            "/search",
+            routing::get(|Query(q): Query<Search>| async move { q.limit.to_string() }),
+        )
         .merge(upload)
 }
 
