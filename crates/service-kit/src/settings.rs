@@ -41,8 +41,9 @@ pub const MAX_REQUEST_TIMEOUT_MS: u64 = 300_000;
 /// (journal batches) raise the limit on their own router.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// The most any setting may allow: 64 MiB, so one request cannot exhaust memory.
-pub const MAX_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// The largest body limit `OT_MAX_BODY_BYTES` may set: 64 MiB, so one request cannot
+/// exhaust memory.
+pub const BODY_LIMIT_CEILING_BYTES: usize = 64 * 1024 * 1024;
 
 /// Longer than the default request timeout, so every in-flight request can finish, and
 /// shorter than Kubernetes' default 30 s termination grace, so we exit before SIGKILL.
@@ -187,7 +188,7 @@ impl Settings {
         let max_body = env.optional_in(
             "OT_MAX_BODY_BYTES",
             Bytes(DEFAULT_MAX_BODY_BYTES),
-            Bytes(1)..=Bytes(MAX_MAX_BODY_BYTES),
+            Bytes(1)..=Bytes(BODY_LIMIT_CEILING_BYTES),
         )?;
         let shutdown_grace = env.optional_in(
             "OT_SHUTDOWN_GRACE_MS",
