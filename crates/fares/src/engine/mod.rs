@@ -19,6 +19,8 @@
 //!   discounts, caps, passes, parking.
 //! - [`parking`]: parking fees.
 //! - [`calendar`]: service days and months.
+//! - [`feed`]: [`Engine::from_files`]: a configuration directory's text → engine.
+//! - [`hcmc`]: the shipped `hcmc` configuration, embedded.
 //! - [`replay`]: the JSON-lines replay contract.
 //!
 //! **Invariant:** pure. Time comes in on each event; the engine never reads
@@ -30,6 +32,8 @@ pub mod calendar;
 pub mod compiled;
 pub mod config;
 pub mod event;
+pub mod feed;
+pub mod hcmc;
 pub mod machine;
 pub mod parking;
 pub mod replay;
@@ -43,6 +47,8 @@ pub use calendar::{EventTime, ServiceCalendar, ServiceDay, ServiceMonth};
 pub use compiled::Engine;
 pub use config::{ConfigError, ConfigErrors, Extensions};
 pub use event::{Breakdown, Decision, Event, EventError, EventKind, LegOwner, Outcome, Reason};
+pub use feed::EXTENSIONS_FILE;
+pub use hcmc::hcmc_files;
 pub use machine::{Decided, MAX_PASSES_HELD};
 pub use replay::{Replay, ReplayState};
 pub use state::{AccountState, Coverage, LotOccupancy};

@@ -1142,3 +1142,128 @@ fn to_event(engine: &Engine, v: &serde_json::Value) -> Event {
     };
     Event { at, kind }
 }
+
+// ---- the shipped GTFS feed ----------------------------------------------------
+
+#[test]
+fn shipped_feed_charges_the_spec_tables() {
+    let engine = Engine::hcmc().unwrap_or_else(|e| panic!("the shipped config loads: {e}"));
+    for category in CATEGORIES {
+        let c = engine.category(category).expect("shipped category");
+        for (route, _, adult_vnd) in BUS_ROUTES {
+            let expected = match category {
+                "adult" => adult_vnd,
+                "student" => STUDENT_BUS_VND,
+                _ => 0,
+            };
+            let r = engine.route(route).expect("shipped route");
+            assert_eq!(
+                engine.route_fare(r, c),
+                Some(Money::vnd(expected)),
+                "bus {route} {category}"
+            );
+        }
+        let mut pairs = 0;
+        for (i, from) in METRO_STATIONS.iter().enumerate() {
+            for (j, to) in METRO_STATIONS.iter().enumerate() {
+                if i == j {
+                    continue;
+                }
+                let h = i.abs_diff(j);
+                let expected = if category == "exempt" {
+                    0
+                } else {
+                    METRO_FARE_BY_H[h - 1]
+                };
+                let (a, b) = (
+                    engine.station(from).expect("station"),
+                    engine.station(to).expect("station"),
+                );
+                assert_eq!(
+                    engine.pair_fare(a, b, c),
+                    Some(Money::vnd(expected)),
+                    "{from}→{to} (h = {h}) {category}"
+                );
+                pairs += 1;
+            }
+        }
+        assert_eq!(pairs, 182);
+    }
+    // Only the spec's routes: no stray route is priced per boarding.
+    let priced: Vec<&str> = (0..u16::MAX)
+        .map_while(|i| engine.route_id(state::RouteIdx(i)))
+        .collect();
+    assert_eq!(priced.len(), BUS_ROUTES.len(), "{priced:?}");
+}
+
+#[test]
+fn shipped_operators_come_from_the_feed() {
+    let engine = Engine::hcmc().unwrap_or_else(|e| panic!("the shipped config loads: {e}"));
+    let mut rider_state = AccountState::default();
+    let at = DateTime::parse_from_rfc3339("2026-03-02T07:00:00+07:00").expect("valid");
+    engine
+        .apply(
+            &mut rider_state,
+            None,
+            &Event {
+                at,
+                kind: EventKind::TopUp {
+                    amount: Money::vnd(50_000),
+                },
+            },
+        )
+        .expect("top-up");
+    let c = engine.category("adult").expect("known");
+    let bus = EventKind::Bus {
+        route: engine.route("19").expect("known"),
+        category: c,
+    };
+    let o = engine
+        .apply(&mut rider_state, None, &Event { at, kind: bus })
+        .expect("bus");
+    let owner = o.owner.expect("a bus leg has an owner");
+    assert_eq!(engine.operator_id(owner.operator), Some("samco"));
+    assert_eq!(
+        owner.network.and_then(|n| engine.network_id(n)),
+        Some("bus_15_25")
+    );
+    let metro = EventKind::MetroIn {
+        station: engine.station("BTH").expect("known"),
+        category: c,
+    };
+    let o = engine
+        .apply(&mut rider_state, None, &Event { at, kind: metro })
+        .expect("metro");
+    let owner = o.owner.expect("a metro leg has an owner");
+    assert_eq!(engine.operator_id(owner.operator), Some("hurc1"));
+}
+
+#[test]
+fn config_from_files_reports_missing_and_broken_files() {
+    let mut files = hcmc_files();
+    files.remove(feed::EXTENSIONS_FILE);
+    let errors = Engine::from_files(&files).expect_err("no extensions file");
+    assert_eq!(errors.0[0].path, "oneticket.toml");
+
+    // Feed errors come through with their file and line.
+    let mut files = hcmc_files();
+    files.insert(
+        "stops.txt".into(),
+        files["stops.txt"].replace("TDI,", "TDX,"),
+    );
+    let errors = Engine::from_files(&files).expect_err("stop_areas.txt names a missing stop");
+    assert_eq!(errors.0.len(), 1, "{errors}");
+    assert!(
+        errors.0[0].reason.starts_with("stop_areas.txt:7 [stop_id]"),
+        "{errors}"
+    );
+
+    // A station of the extensions that the feed does not have: reported once.
+    let mut files = hcmc_files();
+    let toml = files["oneticket.toml"].replace("\"DHQ\", \"BXS\"]", "\"DHQ\", \"BXS\", \"XYZ\"]");
+    files.insert("oneticket.toml".into(), toml);
+    let errors = Engine::from_files(&files).expect_err("XYZ is not in stops.txt");
+    assert_eq!(errors.0.len(), 1, "{errors}");
+    assert_eq!(errors.0[0].path, "tap_in_tap_out.stations");
+    assert!(errors.0[0].reason.contains("`XYZ`"), "{errors}");
+}

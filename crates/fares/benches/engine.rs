@@ -1,0 +1,142 @@
+//! Throughput of the fare engine on the shipped HCMC configuration:
+//! priced taps per second on one core, state in memory.
+//!
+//! Run with `cargo bench -p fares`. A plain `main` timed with `Instant`:
+//! the figure that matters is the order of magnitude (target ≥ 1,000,000
+//! taps/s/core), not a statistical confidence interval.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use chrono::{DateTime, FixedOffset, TimeDelta};
+use fares::engine::{AccountState, Engine, Event, EventKind};
+use ledger::Money;
+
+/// Accounts in the working set: enough that states do not all sit in L1,
+/// like a busy validation node's share of riders.
+const ACCOUNTS: usize = 20_000;
+/// Taps generated per account for one simulated day (a commuter's round
+/// trip with a bus and a metro leg each way, plus the odd extra leg).
+const TAPS_PER_ACCOUNT: usize = 8;
+/// Timed passes over the whole day; the best is reported, to skip
+/// warm-up and noise from other jobs on the machine.
+const PASSES: usize = 5;
+
+/// A small deterministic generator (64-bit LCG): the bench needs a varied
+/// but repeatable mix, not statistical randomness.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next()).unwrap_or(0) % n
+    }
+}
+
+/// One simulated service day of taps for every account, in time order.
+fn day_of_taps(engine: &Engine, start: DateTime<FixedOffset>) -> Vec<(usize, Event)> {
+    let mut rng = Lcg(42);
+    let routes = ["01", "56", "19", "53", "93", "33", "150", "13"]
+        .map(|r| engine.route(r).expect("shipped route"));
+    let stations = [
+        "BTH", "NHT", "BSO", "VTH", "TCA", "TDI", "APH", "RCH", "PLO", "BTA", "TDU", "KCN", "DHQ",
+        "BXS",
+    ]
+    .map(|s| engine.station(s).expect("shipped station"));
+    let categories = ["adult", "adult", "adult", "student", "exempt"]
+        .map(|c| engine.category(c).expect("shipped category"));
+    let mut taps = Vec::with_capacity(ACCOUNTS * TAPS_PER_ACCOUNT);
+    for account in 0..ACCOUNTS {
+        let category = categories[rng.below(categories.len())];
+        let mut minute = i64::try_from(rng.below(180)).unwrap_or(0);
+        let mut at = |step: i64| {
+            minute += step;
+            start + TimeDelta::minutes(minute)
+        };
+        // Morning: bus, then metro; evening: metro, then bus.
+        let (home, work) = (stations[rng.below(14)], stations[rng.below(14)]);
+        let route = routes[rng.below(routes.len())];
+        let plan = [
+            EventKind::Bus { route, category },
+            EventKind::MetroIn {
+                station: home,
+                category,
+            },
+            EventKind::MetroOut { station: work },
+            EventKind::Bus {
+                route: routes[rng.below(8)],
+                category,
+            },
+            EventKind::MetroIn {
+                station: work,
+                category,
+            },
+            EventKind::MetroOut { station: home },
+            EventKind::Bus { route, category },
+            EventKind::Bus {
+                route: routes[rng.below(8)],
+                category,
+            },
+        ];
+        for (i, kind) in plan.into_iter().enumerate() {
+            let gap = if i == 3 {
+                540
+            } else {
+                10 + i64::try_from(rng.below(40)).unwrap_or(0)
+            };
+            taps.push((account, Event { at: at(gap), kind }));
+        }
+    }
+    // Interleave accounts in time order, as a validation node sees them.
+    taps.sort_by_key(|(_, e)| e.at);
+    taps
+}
+
+fn main() {
+    let engine = Engine::hcmc().unwrap_or_else(|e| panic!("the shipped config loads: {e}"));
+    let start = DateTime::parse_from_rfc3339("2026-03-02T05:00:00+07:00").expect("valid time");
+    let taps = day_of_taps(&engine, start);
+    let topup_at = start - TimeDelta::hours(1);
+
+    let mut best_s = f64::INFINITY;
+    let mut accepted = 0usize;
+    for _ in 0..PASSES {
+        let mut states = vec![AccountState::default(); ACCOUNTS];
+        for state in &mut states {
+            let topup = Event {
+                at: topup_at,
+                kind: EventKind::TopUp {
+                    amount: Money::vnd(500_000),
+                },
+            };
+            engine.apply(state, None, &topup).expect("top-up");
+        }
+        accepted = 0;
+        let timer = Instant::now();
+        for (account, event) in &taps {
+            let state = &mut states[*account];
+            let outcome = engine
+                .apply(state, None, black_box(event))
+                .expect("valid taps");
+            accepted += usize::from(outcome.decision == fares::engine::Decision::Accept);
+        }
+        best_s = best_s.min(timer.elapsed().as_secs_f64());
+        black_box(&states);
+    }
+    let taps_per_s = f64::from(u32::try_from(taps.len()).expect("a bench-sized day")) / best_s;
+    println!(
+        "fares engine: {} priced taps ({} accounts, {} accepted) in {:.1} ms (best of {PASSES}): {:.0} taps/s on one core",
+        taps.len(),
+        ACCOUNTS,
+        accepted,
+        best_s * 1e3,
+        taps_per_s
+    );
+}
