@@ -12,6 +12,7 @@
 mod cbor;
 pub mod ids;
 pub mod keys;
+pub mod messages;
 pub mod request_auth;
 pub mod ticket;
 
