@@ -1267,3 +1267,10 @@ fn config_from_files_reports_missing_and_broken_files() {
     assert_eq!(errors.0[0].path, "tap_in_tap_out.stations");
     assert!(errors.0[0].reason.contains("`XYZ`"), "{errors}");
 }
+
+#[test]
+fn files_other_than_the_configuration_are_ignored() {
+    let mut files = hcmc_files();
+    files.insert("README.md".into(), "# notes for people\n".into());
+    assert!(Engine::from_files(&files).is_ok());
+}
