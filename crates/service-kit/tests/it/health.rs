@@ -10,7 +10,7 @@ use service_kit::{Health, ReadinessCheck};
 use crate::support::{assert_problem, get, send};
 
 /// A check timeout short enough for a quick test, long enough for a loopback connect.
-const TEST_CHECK_TIMEOUT_MS: u64 = 200;
+const TEST_CHECK_TIMEOUT_MS: u64 = 500;
 
 /// A real dependency check: can we open a TCP connection to `addr`?
 fn tcp_check(name: &'static str, addr: SocketAddr) -> ReadinessCheck {
