@@ -12,7 +12,8 @@ use ledger::Money;
 use super::calendar::ServiceCalendar;
 use super::config::{Caps, ConfigError, ConfigErrors, Extensions, TariffKind, TransitBehaviour};
 use super::state::{
-    CategoryIdx, GroupIdx, LotIdx, NetworkIdx, OperatorIdx, PassIdx, RouteIdx, StationIdx,
+    CategoryIdx, FareProductIdx, GroupIdx, LotIdx, NetworkIdx, OperatorIdx, PassIdx, RouteIdx,
+    StationIdx,
 };
 use super::tables::LegFareTable;
 
@@ -44,6 +45,8 @@ pub(crate) struct CompiledTapNetwork {
     /// `(from × stations + to) × categories + category` → fare; the
     /// diagonal (same station) holds `same_station_fare`.
     pub(crate) fares: Vec<Money>,
+    /// Parallel to `fares`: the GTFS product behind each fare.
+    pub(crate) products: Vec<Option<FareProductIdx>>,
     pub(crate) entry_hold: Money,
     pub(crate) same_station_cancel_s: i64,
     pub(crate) incomplete_after_s: i64,
@@ -89,6 +92,10 @@ pub struct Engine {
     pub(crate) routes: Vec<CompiledRoute>,
     /// `route × categories + category` → fare.
     pub(crate) route_fares: Vec<Money>,
+    /// Parallel to `route_fares`: the GTFS product behind each fare.
+    pub(crate) route_products: Vec<Option<FareProductIdx>>,
+    /// GTFS fare product ids, sorted.
+    pub(crate) fare_products: Vec<String>,
     pub(crate) tap_networks: Vec<CompiledTapNetwork>,
     pub(crate) stations: Vec<CompiledStation>,
     pub(crate) networks: Vec<String>,
@@ -231,10 +238,26 @@ impl Engine {
             }
         }
 
+        // Fare products named by the table.
+        let fare_products: Vec<String> =
+            table.product_ids().into_iter().map(str::to_owned).collect();
+        if u16::try_from(fare_products.len()).is_err() {
+            errors.push(ConfigError::new(
+                "fare_products.txt",
+                "too many fare products",
+            ));
+        }
+        let product_idx = |id: Option<&str>| {
+            id.and_then(|id| index_of(&fare_products, id))
+                .and_then(|i| u16::try_from(i).ok())
+                .map(FareProductIdx)
+        };
+
         // Single-tap routes and their fares.
         let n_categories = categories.len();
         let mut routes = Vec::new();
         let mut route_fares = Vec::new();
+        let mut route_products = Vec::new();
         for (route_id, info) in table.routes() {
             if tap_routes.contains(route_id.as_str())
                 || tap_network_ids.contains(info.network_id.as_str())
@@ -248,6 +271,7 @@ impl Engine {
                 continue; // Both sets were built from these very routes.
             };
             for category in &categories {
+                route_products.push(product_idx(table.route_product(route_id, &category.id)));
                 let fare = table.route_fare(route_id, &category.id);
                 match fare {
                     Some(fare) if !fare.is_negative() => route_fares.push(fare),
@@ -316,10 +340,16 @@ impl Engine {
             };
             let n = tap.stations.len();
             let mut fares = Vec::with_capacity(n * n * n_categories);
+            let mut products = Vec::with_capacity(n * n * n_categories);
             let mut max_fare = tap.same_station_fare;
             for from in &tap.stations {
                 for to in &tap.stations {
                     for category in &categories {
+                        products.push(if from == to {
+                            None
+                        } else {
+                            product_idx(table.pair_product(from, to, &category.id))
+                        });
                         let fare = if from == to {
                             Some(tap.same_station_fare)
                         } else {
@@ -373,6 +403,7 @@ impl Engine {
                 group: group_of(&tap.network_id),
                 stations: n,
                 fares,
+                products,
                 entry_hold: tap.entry_hold,
                 same_station_cancel_s: tap.same_station_cancel_s,
                 incomplete_after_s: tap.incomplete_after_s,
@@ -466,6 +497,8 @@ impl Engine {
             categories,
             routes,
             route_fares,
+            route_products,
+            fare_products,
             tap_networks,
             stations,
             networks,
@@ -584,6 +617,44 @@ impl Engine {
             .get(route.get() * self.categories.len() + category.get())
             .copied()
             .filter(|_| category.get() < self.categories.len())
+    }
+
+    /// The GTFS fare product behind `route`'s fare for `category`.
+    #[must_use]
+    pub fn route_product(&self, route: RouteIdx, category: CategoryIdx) -> Option<FareProductIdx> {
+        if category.get() >= self.categories.len() {
+            return None;
+        }
+        self.route_products
+            .get(route.get() * self.categories.len() + category.get())
+            .copied()
+            .flatten()
+    }
+
+    /// The GTFS fare product behind the fare from `from` to `to` for `category`.
+    #[must_use]
+    pub fn pair_product(
+        &self,
+        from: StationIdx,
+        to: StationIdx,
+        category: CategoryIdx,
+    ) -> Option<FareProductIdx> {
+        let from = self.stations.get(from.get())?;
+        let to = self.stations.get(to.get())?;
+        if from.tap_network != to.tap_network || category.get() >= self.categories.len() {
+            return None;
+        }
+        let net = self.tap_networks.get(from.tap_network)?;
+        net.products
+            .get((from.local * net.stations + to.local) * self.categories.len() + category.get())
+            .copied()
+            .flatten()
+    }
+
+    /// GTFS id of a fare product index.
+    #[must_use]
+    pub fn fare_product_id(&self, idx: FareProductIdx) -> Option<&str> {
+        self.fare_products.get(idx.get()).map(String::as_str)
     }
 
     /// The fare of a trip from `from` to `to` for `category`, before

@@ -17,7 +17,8 @@ use ledger::Money;
 
 use super::calendar::ServiceDay;
 use super::state::{
-    CategoryIdx, Coverage, LotIdx, NetworkIdx, OperatorIdx, PassIdx, RouteIdx, StationIdx,
+    CategoryIdx, Coverage, FareProductIdx, LotIdx, NetworkIdx, OperatorIdx, PassIdx, RouteIdx,
+    StationIdx,
 };
 
 /// What happened, with ids already interned by the engine.
@@ -183,6 +184,9 @@ pub struct Outcome {
     pub coverage: Option<Coverage>,
     /// The pass bought or used, if any.
     pub pass: Option<PassIdx>,
+    /// The GTFS fare product that priced the leg (bus, or a completed metro
+    /// trip between two stations), when the feed named one.
+    pub fare_product: Option<FareProductIdx>,
     /// Who the money of the leg or stay is owed to.
     pub owner: Option<LegOwner>,
     /// The lot of a parking event.

@@ -111,7 +111,7 @@ fn reference_times(feed: &Feed) -> Vec<DateTime<FixedOffset>> {
 
 /// What one leg query resolved to.
 enum LegFare {
-    Fare(Money),
+    Fare(Money, String),
     Missing,
     Error(ConfigError),
 }
@@ -133,7 +133,7 @@ fn leg_fare(feed: &Feed, times: &[DateTime<FixedOffset>], query: LegQuery<'_>) -
             query.rider_category.unwrap_or("(default)"),
         )
     };
-    let mut seen: Option<Option<Money>> = None;
+    let mut seen: Option<Option<(Money, String)>> = None;
     for &at in times {
         let q = LegQuery {
             departure: at,
@@ -142,7 +142,7 @@ fn leg_fare(feed: &Feed, times: &[DateTime<FixedOffset>], query: LegQuery<'_>) -
         };
         let fare = match feed.leg_fares(&q) {
             Ok(Some(products)) => {
-                let mut cheapest: Option<Money> = None;
+                let mut cheapest: Option<(Money, String)> = None;
                 for product in products {
                     let Some(money) = product.amount.to_money() else {
                         return LegFare::Error(ConfigError::new(
@@ -153,7 +153,14 @@ fn leg_fare(feed: &Feed, times: &[DateTime<FixedOffset>], query: LegQuery<'_>) -
                             ),
                         ));
                     };
-                    cheapest = Some(cheapest.map_or(money, |c| c.min(money)));
+                    let id = product.fare_product_id.as_str();
+                    // Cheapest first; equal prices resolved by product id, so the choice is stable.
+                    if cheapest
+                        .as_ref()
+                        .is_none_or(|(c, cid)| (money, id) < (*c, cid.as_str()))
+                    {
+                        cheapest = Some((money, id.to_owned()));
+                    }
                 }
                 cheapest
             }
@@ -193,16 +200,16 @@ fn leg_fare(feed: &Feed, times: &[DateTime<FixedOffset>], query: LegQuery<'_>) -
         }
     }
     match seen.flatten() {
-        Some(fare) => LegFare::Fare(fare),
+        Some((fare, product)) => LegFare::Fare(fare, product),
         None => LegFare::Missing,
     }
 }
 
 /// Keeps a fare, or the error; a missing fare is reported by `Engine::new`,
 /// which checks that every tap has a price.
-fn record(errors: &mut Vec<ConfigError>, fare: LegFare, set: impl FnOnce(Money)) {
+fn record(errors: &mut Vec<ConfigError>, fare: LegFare, set: impl FnOnce(Money, &str)) {
     match fare {
-        LegFare::Fare(fare) => set(fare),
+        LegFare::Fare(fare, product) => set(fare, &product),
         LegFare::Missing => {}
         LegFare::Error(e) => errors.push(e),
     }
@@ -245,8 +252,9 @@ fn leg_fares_from_feed(
             match tap {
                 None => {
                     let fare = leg_fare(feed, &times, base);
-                    record(&mut errors, fare, |f| {
+                    record(&mut errors, fare, |f, product| {
                         table.set_route_fare(route_id, &category.id, f);
+                        table.set_route_product(route_id, &category.id, product);
                     });
                 }
                 Some(tap) => {
@@ -258,8 +266,9 @@ fn leg_fares_from_feed(
                                 ..base
                             };
                             let fare = leg_fare(feed, &times, query);
-                            record(&mut errors, fare, |f| {
+                            record(&mut errors, fare, |f, product| {
                                 table.set_pair_fare(from, to, &category.id, f);
+                                table.set_pair_product(from, to, &category.id, product);
                             });
                         }
                     }

@@ -255,6 +255,9 @@ impl Engine {
         outcome.amount = charge;
         outcome.balance = balance;
         outcome.pass = pass_of(coverage);
+        if !matches!(coverage, Coverage::Pass(_)) {
+            outcome.fare_product = self.route_product(route_idx, category_idx);
+        }
         outcome.breakdown = Breakdown {
             full_fare,
             discount,
@@ -380,6 +383,9 @@ impl Engine {
         outcome.amount = refund.checked_neg()?;
         outcome.balance = balance;
         outcome.pass = pass_of(trip.coverage);
+        if !cancelled && !matches!(trip.coverage, Coverage::Pass(_)) {
+            outcome.fare_product = self.pair_product(trip.station, station, trip.category);
+        }
         outcome.owner = Some(LegOwner {
             network: Some(entry.net.network),
             operator: entry.net.operator,
@@ -571,6 +577,7 @@ fn outcome_base(state: &AccountState, at: EventTime, coverage: Option<Coverage>)
         service_day: at.service_day,
         coverage,
         pass: None,
+        fare_product: None,
         owner: None,
         lot: None,
         breakdown: Breakdown::default(),

@@ -49,6 +49,10 @@ index_type!(
     PassIdx(u16)
 );
 index_type!(
+    /// A GTFS fare product interned by the engine.
+    FareProductIdx(u16)
+);
+index_type!(
     /// A parking lot interned by the engine.
     LotIdx(u16)
 );

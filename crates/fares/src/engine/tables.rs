@@ -26,6 +26,8 @@ pub struct LegFareTable {
     routes: BTreeMap<String, RouteInfo>,
     route_fares: BTreeMap<(String, String), Money>,
     pair_fares: BTreeMap<(String, String, String), Money>,
+    route_products: BTreeMap<(String, String), String>,
+    pair_products: BTreeMap<(String, String, String), String>,
 }
 
 impl LegFareTable {
@@ -56,6 +58,50 @@ impl LegFareTable {
     pub fn set_pair_fare(&mut self, from: &str, to: &str, category: &str, fare: Money) {
         self.pair_fares
             .insert((from.to_owned(), to.to_owned(), category.to_owned()), fare);
+    }
+
+    /// Records the GTFS `fare_product_id` behind a route fare (for settlement exports).
+    pub fn set_route_product(&mut self, route_id: &str, category: &str, product_id: &str) {
+        self.route_products.insert(
+            (route_id.to_owned(), category.to_owned()),
+            product_id.to_owned(),
+        );
+    }
+
+    /// Records the GTFS `fare_product_id` behind a station-pair fare.
+    pub fn set_pair_product(&mut self, from: &str, to: &str, category: &str, product_id: &str) {
+        self.pair_products.insert(
+            (from.to_owned(), to.to_owned(), category.to_owned()),
+            product_id.to_owned(),
+        );
+    }
+
+    /// The fare product behind a route fare, if recorded.
+    #[must_use]
+    pub fn route_product(&self, route_id: &str, category: &str) -> Option<&str> {
+        self.route_products
+            .get(&(route_id.to_owned(), category.to_owned()))
+            .map(String::as_str)
+    }
+
+    /// The fare product behind a station-pair fare, if recorded.
+    #[must_use]
+    pub fn pair_product(&self, from: &str, to: &str, category: &str) -> Option<&str> {
+        self.pair_products
+            .get(&(from.to_owned(), to.to_owned(), category.to_owned()))
+            .map(String::as_str)
+    }
+
+    /// Every recorded fare product id, sorted and unique.
+    #[must_use]
+    pub fn product_ids(&self) -> Vec<&str> {
+        let ids: std::collections::BTreeSet<&str> = self
+            .route_products
+            .values()
+            .chain(self.pair_products.values())
+            .map(String::as_str)
+            .collect();
+        ids.into_iter().collect()
     }
 
     /// The routes, by id.

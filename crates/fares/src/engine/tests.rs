@@ -1221,6 +1221,10 @@ fn shipped_operators_come_from_the_feed() {
     let o = engine
         .apply(&mut rider_state, None, &Event { at, kind: bus })
         .expect("bus");
+    assert_eq!(
+        o.fare_product.and_then(|p| engine.fare_product_id(p)),
+        Some("bus_15_25")
+    );
     let owner = o.owner.expect("a bus leg has an owner");
     assert_eq!(engine.operator_id(owner.operator), Some("samco"));
     assert_eq!(
@@ -1236,6 +1240,24 @@ fn shipped_operators_come_from_the_feed() {
         .expect("metro");
     let owner = o.owner.expect("a metro leg has an owner");
     assert_eq!(engine.operator_id(owner.operator), Some("hurc1"));
+    let later = at + chrono::TimeDelta::minutes(30);
+    let out = EventKind::MetroOut {
+        station: engine.station("BXS").expect("known"),
+    };
+    let o = engine
+        .apply(
+            &mut rider_state,
+            None,
+            &Event {
+                at: later,
+                kind: out,
+            },
+        )
+        .expect("exit");
+    assert_eq!(
+        o.fare_product.and_then(|p| engine.fare_product_id(p)),
+        Some("metro_h13")
+    );
 }
 
 #[test]
