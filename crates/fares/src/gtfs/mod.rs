@@ -16,9 +16,11 @@
 mod currency;
 mod error;
 mod ids;
+mod journey;
 mod load;
 mod matching;
 mod model;
+mod quote;
 mod table;
 #[cfg(test)]
 mod test_support;
@@ -30,3 +32,7 @@ pub use ids::{EmptyId, FareMediaId, FareProductId, LegGroupId, RiderCategoryId};
 pub use load::files;
 pub use matching::{LegQuery, LegQueryError, MatchedProduct};
 pub use model::{EmptyFieldMode, Feed};
+pub use quote::{
+    JourneyLeg, LegQuote, MAX_QUOTE_LEGS, MAX_QUOTE_REQUEST_BYTES, QuoteError, QuoteRequest,
+    QuoteResponse, quote_json,
+};

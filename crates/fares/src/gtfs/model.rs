@@ -97,7 +97,6 @@ pub(crate) enum TransferCount {
 }
 
 impl TransferCount {
-    #[expect(dead_code, reason = "transfer processing lands in the next commit")]
     pub(crate) fn allows(self, transfers: u32) -> bool {
         match self {
             TransferCount::AtMost(limit) => transfers <= limit,
@@ -150,10 +149,6 @@ pub(crate) struct TransferRule {
 
 /// A GTFS-Fares v2 feed, loaded and checked. Build it with [`Feed::load`].
 #[derive(Debug)]
-#[expect(
-    dead_code,
-    reason = "join and transfer rules are processed in the next commit"
-)]
 pub struct Feed {
     pub(crate) timezone: Tz,
     pub(crate) stops: Interner,
