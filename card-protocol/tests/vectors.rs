@@ -4,6 +4,10 @@
 
 use std::path::Path;
 
+use card_protocol::messages::{
+    DenyList, DenyListDelta, DenyListSnapshot, JournalAck, JournalBatch, JournalProgress, KeySet,
+    Medium, Message, ServerTime, Tap, TapDecision, TerminalConfig, decode,
+};
 use card_protocol::request_auth::{
     AuthHeaders, MasterKey, RequestParts, derive_terminal_key, sign_request, verify_request,
 };
@@ -201,4 +205,73 @@ fn ticket_vectors_hold() {
         all.into_iter().collect(),
         "every verdict has a vector"
     );
+}
+
+/// Parses `vectors/messages/<name>.json` as `M` and checks that it
+/// serialises back to the same JSON.
+fn message_example<M: Message>(name: &str) -> M {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("vectors/messages")
+        .join(format!("{name}.json"));
+    let text = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let message: M = decode(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let original: serde_json::Value = serde_json::from_slice(&text).expect("example is JSON");
+    let again = serde_json::to_value(&message).expect("messages serialise");
+    assert_eq!(again, original, "{name}: round trip");
+    message
+}
+
+#[test]
+fn message_examples_parse_and_round_trip() {
+    let examples =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors/messages"))
+            .expect("examples folder")
+            .count();
+    let tap: Tap = message_example("tap");
+    let decision: TapDecision = message_example("tap_decision");
+    let batch: JournalBatch = message_example("journal_batch");
+    let ack: JournalAck = message_example("journal_ack");
+    let snapshot: DenyListSnapshot = message_example("deny_list_snapshot");
+    let delta: DenyListDelta = message_example("deny_list_delta");
+    let keys: KeySet = message_example("key_set");
+    let _: TerminalConfig = message_example("terminal_config");
+    let _: ServerTime = message_example("server_time");
+    assert_eq!(examples, 9, "every example file is checked here");
+
+    // The examples tell one consistent story.
+    let Medium::Qr { payload } = &tap.medium else {
+        panic!("the tap example presents a QR")
+    };
+    let verified = verify_qr(
+        payload.as_bytes(),
+        &keys.verifying_keys_at(tap.device_time_s),
+        tap.device_time_s,
+    )
+    .expect("the example QR verifies with the example key set");
+    assert_eq!(decision.ticket_id, Some(verified.claims.ticket_id));
+    assert_eq!(
+        (decision.seq, decision.boot_epoch),
+        (tap.seq, tap.boot_epoch)
+    );
+
+    let mut progress = JournalProgress::default();
+    for seq in (1..batch.records[0].seq).chain(batch.records.iter().map(|r| r.seq)) {
+        progress.record(seq);
+    }
+    let expected = progress.ack(
+        batch.terminal_id.clone(),
+        batch.boot_epoch,
+        ack.server_time_s,
+    );
+    assert_eq!(
+        ack, expected,
+        "the ack example is what the batch example earns"
+    );
+
+    let mut list = DenyList::from_snapshot(&snapshot);
+    list.apply(&delta)
+        .expect("the delta starts at the snapshot's version");
+    assert_eq!(list.version(), delta.to_version);
+    assert!(delta.removed.iter().all(|e| !list.contains(e)));
+    assert!(delta.added.iter().all(|e| list.contains(e)));
 }
