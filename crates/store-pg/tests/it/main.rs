@@ -1,0 +1,10 @@
+//! store-pg against a real Postgres: a fresh database per test (test-kit).
+//! Posting and idempotency, two-phase transfers, the schema's constraints
+//! on their own, concurrency on one wallet, and the audit.
+
+mod audit;
+mod concurrency;
+mod constraints;
+mod fixture;
+mod posting;
+mod two_phase;
