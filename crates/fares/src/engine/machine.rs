@@ -5,6 +5,25 @@
 //! without touching it, returns early on a deny or an error, and only then
 //! writes the changes. So a deny or an error changes nothing, which the
 //! services rely on to retry and the replay relies on to go on.
+//!
+//! Where the spec is silent, the engine decides as follows:
+//! - A metro fare counts toward the caps of the service day (and month) of
+//!   its **tap out**, when it is charged; pass coverage and the transfer
+//!   discount are fixed at the tap in, as the spec says. Events arrive in
+//!   time order, so the counters only ever move forward.
+//! - A trip covered by a pass or ridden exempt is still a completed leg: it
+//!   can give a transfer discount to the next leg (only cancelled and
+//!   incomplete trips cannot).
+//! - A tap in denied for `insufficient_funds` changes nothing, so a trip
+//!   left open stays open (it is not closed as incomplete by a refused tap).
+//! - An accepted tap in that closes an open trip as incomplete answers with
+//!   the new hold and no reason; the breakdown carries `incomplete_charge`.
+//! - A tap out at a station of another tap-in/tap-out network closes the
+//!   trip as incomplete (no fare is defined between networks).
+//! - Park and ride is earned by an accepted tap in at the lot's linked
+//!   station at or after the stay's entry.
+//! - "Below its charge" is literal: a wallet that a parking exit left
+//!   negative is refused even a 0-VND ride until it is topped up.
 
 use chrono::{DateTime, FixedOffset};
 use ledger::Money;
