@@ -261,3 +261,111 @@ fn lot_occupancy_is_shared_across_accounts() {
         ]
     );
 }
+
+/// A leg of a consistency case: a bus route, or a metro trip between two stations.
+#[derive(Clone, Copy)]
+enum Leg {
+    Bus(&'static str),
+    Metro(&'static str, &'static str),
+}
+
+/// Minutes a leg takes, from boarding (or tap in) to alighting (or tap out).
+const LEG_MIN: i64 = 20;
+
+#[test]
+fn trip_planner_quotes_what_the_engine_charges() {
+    use fares::gtfs::{Feed, QuoteRequest};
+
+    let files = hcmc_dir_files();
+    let feed = Feed::load(&files).unwrap_or_else(|e| panic!("config/hcmc is a valid feed: {e}"));
+    let legs = [
+        Leg::Bus("19"),
+        Leg::Bus("13"),
+        Leg::Metro("BTH", "BXS"),
+        Leg::Metro("TDI", "BTA"),
+    ];
+    let start = chrono::DateTime::parse_from_rfc3339("2026-03-02T07:00:00+07:00").expect("valid");
+    let engine = Engine::from_files(&files).unwrap_or_else(|e| panic!("config/hcmc loads: {e}"));
+    let mut compared = 0;
+    for category in ["adult", "student", "exempt"] {
+        for first in legs {
+            for second in legs {
+                // Gaps inside and outside the 60-minute window, away from its edge.
+                for gap_min in [5, 30, 90] {
+                    let times = [(start, start + chrono::TimeDelta::minutes(LEG_MIN)), {
+                        let second_start = start + chrono::TimeDelta::minutes(LEG_MIN + gap_min);
+                        (
+                            second_start,
+                            second_start + chrono::TimeDelta::minutes(LEG_MIN),
+                        )
+                    }];
+                    // What the engine charges a fresh account with money.
+                    let mut run = Replay::new(engine.clone());
+                    run.line(&format!(
+                        r#"{{"account":"q","at":"{}","event":"topup","amount":100000}}"#,
+                        (start - chrono::TimeDelta::hours(1)).to_rfc3339()
+                    ));
+                    let mut charged = 0;
+                    let mut quote_legs = Vec::new();
+                    for (leg, (dep, arr)) in [first, second].into_iter().zip(times) {
+                        let lines = match leg {
+                            Leg::Bus(route) => {
+                                quote_legs.push(format!(
+                                    r#"{{"route_id":"{route}","departure":"{}","arrival":"{}"}}"#,
+                                    dep.to_rfc3339(),
+                                    arr.to_rfc3339()
+                                ));
+                                vec![format!(
+                                    r#"{{"account":"q","at":"{}","event":"bus","route":"{route}","category":"{category}"}}"#,
+                                    dep.to_rfc3339()
+                                )]
+                            }
+                            Leg::Metro(from, to) => {
+                                quote_legs.push(format!(
+                                    r#"{{"route_id":"L1","from_stop_id":"{from}","to_stop_id":"{to}","departure":"{}","arrival":"{}"}}"#,
+                                    dep.to_rfc3339(),
+                                    arr.to_rfc3339()
+                                ));
+                                vec![
+                                    format!(
+                                        r#"{{"account":"q","at":"{}","event":"metro_in","station":"{from}","category":"{category}"}}"#,
+                                        dep.to_rfc3339()
+                                    ),
+                                    format!(
+                                        r#"{{"account":"q","at":"{}","event":"metro_out","station":"{to}","category":"{category}"}}"#,
+                                        arr.to_rfc3339()
+                                    ),
+                                ]
+                            }
+                        };
+                        for line in lines {
+                            let answer: serde_json::Value =
+                                serde_json::from_str(&run.line(&line)).expect("answers are JSON");
+                            assert_eq!(answer["decision"], "accept", "{line}");
+                            charged += answer["amount"].as_i64().expect("an amount");
+                        }
+                    }
+                    let request = format!(
+                        r#"{{"rider_category":"{category}","fare_media":null,"legs":[{}]}}"#,
+                        quote_legs.join(",")
+                    );
+                    let quote = feed
+                        .quote(&QuoteRequest::from_json(&request).expect("a valid request"))
+                        .expect("the journey can be quoted");
+                    let total = quote
+                        .total
+                        .and_then(|t| t.to_money())
+                        .expect("every leg has a VND fare");
+                    // The student daily cap (20,000) is OneTicket's own rule; a
+                    // trip planner cannot know it, so only uncapped journeys compare.
+                    if category == "student" && total.as_vnd() > 20_000 {
+                        continue;
+                    }
+                    assert_eq!(total.as_vnd(), charged, "{category}: {request}");
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert!(compared > 100, "only {compared} journeys compared");
+}
