@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use crate::account::{Account, Balances, InvalidAccount};
+use crate::account::{Account, AccountKind, Balances, Currency, InvalidAccount};
 use crate::engine::{self, AccountState, BatchError, ExpireError, LedgerView, Outcome};
-use crate::ids::{AccountId, TransferId};
+use crate::ids::{AccountId, OperatorId, TransferId};
 use crate::transfer::{PendingStatus, Transfer, TransferBody, TransferRecord};
 
 /// Why an account cannot be created.
@@ -25,6 +25,10 @@ pub enum CreateAccountError {
     /// The description is invalid.
     #[error(transparent)]
     Invalid(#[from] InvalidAccount),
+    /// The operator already has a revenue account in this currency: one per
+    /// operator, so statements and settlement have one place to look.
+    #[error("operator {0} already has a revenue account")]
+    OperatorHasRevenueAccount(OperatorId),
 }
 
 /// What creating an account did.
@@ -49,6 +53,8 @@ pub struct Expiry {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Book {
     accounts: BTreeMap<AccountId, AccountState>,
+    /// The revenue account of each operator, per currency.
+    revenue_accounts: BTreeMap<(OperatorId, Currency), AccountId>,
     log: Vec<TransferRecord>,
     by_id: HashMap<TransferId, usize>,
     statuses: HashMap<TransferId, PendingStatus>,
@@ -91,6 +97,15 @@ impl Book {
             } else {
                 Err(CreateAccountError::IdConflict(account.id))
             };
+        }
+        if let AccountKind::OperatorRevenue { operator_id } = &account.kind {
+            let key = (operator_id.clone(), account.currency);
+            if self.revenue_accounts.contains_key(&key) {
+                return Err(CreateAccountError::OperatorHasRevenueAccount(
+                    operator_id.clone(),
+                ));
+            }
+            self.revenue_accounts.insert(key, account.id);
         }
         self.accounts.insert(
             account.id,

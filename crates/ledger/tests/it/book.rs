@@ -609,4 +609,16 @@ fn accounts_are_created_once() {
         )),
     );
     assert!(b.account(account_id(50)).is_none());
+    let hurc1 = OperatorId::parse("HURC1").unwrap();
+    check(
+        &mut b,
+        Account::new(
+            account_id(51),
+            AccountKind::OperatorRevenue {
+                operator_id: hurc1.clone(),
+            },
+        ),
+        Err(CreateAccountError::OperatorHasRevenueAccount(hurc1)),
+    );
+    assert!(b.account(account_id(51)).is_none());
 }
