@@ -10,7 +10,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::tap::{Decision, Medium, Reason, TapEvent, check_medium_for_event, check_outcome};
+use super::tap::{
+    Decision, Medium, Reason, TapEvent, check_medium_for_event, check_outcome, present_or_null,
+};
 use super::{MessageError, check};
 use crate::ids::TerminalId;
 use crate::ticket::Verdict;
@@ -75,6 +77,7 @@ struct JournalRecordFields {
     medium: Medium,
     decided_by: DecidedBy,
     decision: Decision,
+    #[serde(deserialize_with = "present_or_null")]
     reason: Option<Reason>,
     amount_vnd: i64,
     #[serde(default)]

@@ -205,6 +205,17 @@ impl Reason {
     }
 }
 
+/// Deserialises an `Option` that must be present, as a value or `null`
+/// (plain `Option` fields may be omitted). Used for `reason`, whose absence
+/// would hide a misspelt field name.
+pub(super) fn present_or_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::deserialize(d)
+}
+
 /// The rules every decision — online reply or journaled — obeys.
 pub(super) fn check_outcome(
     decision: Decision,
@@ -274,6 +285,7 @@ struct TapDecisionFields {
     boot_epoch: u32,
     seq: u64,
     decision: Decision,
+    #[serde(deserialize_with = "present_or_null")]
     reason: Option<Reason>,
     amount_vnd: i64,
     #[serde(default)]

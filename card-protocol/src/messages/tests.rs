@@ -127,6 +127,9 @@ fn decisions() {
         false,
     );
     check::<TapDecision>(with(&decision(), json!({"decision": "deny"})), false);
+    let mut no_reason = decision();
+    no_reason.as_object_mut().map(|o| o.remove("reason"));
+    check::<TapDecision>(no_reason, false);
     check::<TapDecision>(with(&decision(), json!({"reason": "lot_full"})), false);
     check::<TapDecision>(
         with(&decision(), json!({"reason": "incomplete_journey"})),
