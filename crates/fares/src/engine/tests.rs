@@ -1296,3 +1296,94 @@ fn files_other_than_the_configuration_are_ignored() {
     files.insert("README.md".into(), "# notes for people\n".into());
     assert!(Engine::from_files(&files).is_ok());
 }
+
+/// A replay line built from plausible and implausible pieces, so that most
+/// lines parse and reach the engine with odd values.
+fn fuzz_line() -> impl Strategy<Value = String> {
+    let text = prop_oneof![
+        Just("\"BTH\"".to_owned()),
+        Just("\"19\"".to_owned()),
+        Just("\"adult\"".to_owned()),
+        Just("\"metro_day\"".to_owned()),
+        Just("\"D1-CAR\"".to_owned()),
+        Just("\"2026-03-02T07:00:00+07:00\"".to_owned()),
+        Just("\"9999-12-31T23:59:59-12:00\"".to_owned()),
+        Just("\"0001-01-01T00:00:00+14:00\"".to_owned()),
+        Just("null".to_owned()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        Just("1e308".to_owned()),
+        "[a-z_]{0,8}".prop_map(|s| format!("\"{s}\"")),
+    ];
+    let event = prop_oneof![
+        Just("topup"),
+        Just("bus"),
+        Just("metro_in"),
+        Just("metro_out"),
+        Just("buy"),
+        Just("park_in"),
+        Just("park_out"),
+        Just("other"),
+    ];
+    (
+        event,
+        prop::collection::vec(
+            (
+                prop::sample::select(vec![
+                    "account", "at", "amount", "route", "station", "product", "lot", "category",
+                ]),
+                text,
+            ),
+            0..9,
+        ),
+    )
+        .prop_map(|(event, fields)| {
+            let mut obj = format!("{{\"event\":\"{event}\"");
+            for (key, value) in fields {
+                obj.push_str(&format!(",\"{key}\":{value}"));
+            }
+            obj.push('}');
+            obj
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn replay_answers_every_structured_line_and_errors_change_nothing(
+        lines in prop::collection::vec(fuzz_line(), 1..40)
+    ) {
+        let mut replay = Replay::new(hcmc_engine());
+        for line in &lines {
+            let before = replay.state().clone();
+            let out: serde_json::Value =
+                serde_json::from_str(&replay.line(line)).expect("the answer is JSON");
+            let decision = out["decision"].as_str().expect("a decision");
+            prop_assert!(["accept", "deny", "error"].contains(&decision), "{decision}");
+            if decision != "accept" {
+                prop_assert_eq!(&out["amount"], 0);
+            }
+            if decision == "error" {
+                prop_assert_eq!(replay.state(), &before, "{}", line);
+            }
+        }
+    }
+
+    #[test]
+    fn extensions_loader_never_panics(text in "[a-z_\\[\\]=\". 0-9\n{},-]{0,300}") {
+        let _ = Extensions::from_toml("oneticket.toml", &text);
+    }
+
+    #[test]
+    fn edited_shipped_extensions_load_or_explain(pos in any::<prop::sample::Index>(), byte in b' '..=b'~') {
+        let mut text = HCMC_TOML.as_bytes().to_vec();
+        let i = pos.index(text.len());
+        text[i] = byte;
+        if let Ok(text) = String::from_utf8(text) {
+            match Extensions::from_toml("oneticket.toml", &text).and_then(|e| Engine::new(e, &spec_table())) {
+                Ok(_) => {}
+                Err(errors) => prop_assert!(!errors.0.is_empty() && errors.0.iter().all(|e| !e.reason.is_empty())),
+            }
+        }
+    }
+}
