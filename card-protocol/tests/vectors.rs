@@ -13,7 +13,16 @@ use card_protocol::request_auth::{
 };
 use card_protocol::ticket::{MAX_LEVEL2_BYTES, MAX_TICKET_BYTES};
 use card_protocol::{Kid, PublicKey, TerminalId, VerifyingKeys, verify_qr};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+// The generator's modules, compiled into this test so it can check that
+// the committed files are exactly what the generator produces.
+#[path = "../examples/gen_vectors/fixed.rs"]
+mod fixed;
+#[path = "../examples/gen_vectors/requests.rs"]
+mod requests;
+#[path = "../examples/gen_vectors/tickets.rs"]
+mod tickets;
 
 fn read_vectors<T: serde::de::DeserializeOwned>(name: &str) -> T {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -274,4 +283,24 @@ fn message_examples_parse_and_round_trip() {
     assert_eq!(list.version(), delta.to_version);
     assert!(delta.removed.iter().all(|e| !list.contains(e)));
     assert!(delta.added.iter().all(|e| list.contains(e)));
+}
+
+fn render(value: &impl Serialize) -> String {
+    let mut text = serde_json::to_string_pretty(value).expect("JSON values always serialise");
+    text.push('\n');
+    text
+}
+
+#[test]
+fn committed_vectors_are_the_generator_output() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors");
+    let check = |file: &str, fresh: String| {
+        let committed = std::fs::read_to_string(dir.join(file)).expect("committed vectors");
+        assert!(
+            committed == fresh,
+            "{file} differs from the generator: run `cargo run -p card-protocol --example gen_vectors`"
+        );
+    };
+    check("requests.json", render(&requests::request_vectors()));
+    check("tickets.json", render(&tickets::ticket_vectors()));
 }

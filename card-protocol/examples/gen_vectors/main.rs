@@ -4,6 +4,7 @@
 //! Every value is derived from constants here (Ed25519 and HMAC are
 //! deterministic), so a rerun is byte-identical.
 
+mod fixed;
 mod requests;
 mod tickets;
 
@@ -11,18 +12,21 @@ use std::path::Path;
 
 use serde::Serialize;
 
-/// The time most cases are checked at: 2026-01-01T00:00:00Z, the first
-/// second of a level-2 time step.
-const NOW_S: u64 = 1_767_225_600;
-
 fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors");
     write(&dir.join("requests.json"), &requests::request_vectors());
     write(&dir.join("tickets.json"), &tickets::ticket_vectors());
 }
 
-fn write(path: &Path, value: &impl Serialize) {
+/// The committed form: pretty JSON and a final newline. The crate's tests
+/// compare the files with this form of a fresh generation.
+pub fn render(value: &impl Serialize) -> String {
     let mut text = serde_json::to_string_pretty(value).expect("JSON values always serialise");
     text.push('\n');
-    std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    text
+}
+
+fn write(path: &Path, value: &impl Serialize) {
+    std::fs::write(path, render(value))
+        .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
 }

@@ -4,7 +4,7 @@ use card_protocol::TerminalId;
 use card_protocol::request_auth::{MasterKey, RequestParts, derive_terminal_key, sign_request};
 use serde::Serialize;
 
-use crate::NOW_S;
+use crate::fixed::NOW_S;
 
 fn terminal(id: &str) -> TerminalId {
     TerminalId::parse(id).expect("vector terminal ids are valid")

@@ -13,7 +13,7 @@ use ring::digest;
 use ring::signature::Ed25519KeyPair;
 use serde::Serialize;
 
-use crate::NOW_S;
+use crate::fixed::NOW_S;
 
 const HOUR_S: u64 = 3_600;
 /// The window of most tickets: from an hour before `NOW_S` to two after.
