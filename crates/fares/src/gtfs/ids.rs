@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::Serialize;
 
@@ -71,10 +72,64 @@ feed_id!(
     LegGroupId
 );
 
+/// A fast non-cryptographic hasher (the multiply-rotate scheme of rustc's
+/// FxHash) for the feed's lookup tables. Their keys come from the feed,
+/// which the operator publishes; requests only look keys up, so hash
+/// flooding is not a concern here and SipHash's cost is (it was most of a
+/// quote's time).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FxHasher {
+    hash: u64,
+}
+
+/// The FxHash multiplier (a 64-bit odd constant with well-spread bits).
+const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0_u8; 8];
+            for (slot, byte) in word.iter_mut().zip(chunk) {
+                *slot = *byte;
+            }
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(u64::try_from(i).unwrap_or(u64::MAX));
+    }
+
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+/// A `HashMap` with [`FxHasher`].
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
 /// Maps id text to dense `u32` indices, in order of first appearance.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Interner {
-    index: HashMap<String, u32>,
+    index: FastMap<String, u32>,
     names: Vec<String>,
 }
 

@@ -9,10 +9,8 @@
 //! product chosen, whether the leg was paid on its own, and the transfer
 //! sub-journey it continues), so the search is exact, not greedy.
 
-use std::collections::HashMap;
-
 use super::currency::{Amount, AmountError, Currency};
-use super::ids::ix;
+use super::ids::{FastMap, ix};
 use super::matching::{FareLeg, LegOption, ResolvedLeg, Rider};
 use super::model::{DurationLimit, DurationLimitType, FareTransferType, Feed, LocationType};
 
@@ -88,7 +86,7 @@ struct Node {
 #[derive(Default)]
 struct Layer {
     nodes: Vec<Node>,
-    index: HashMap<State, usize>,
+    index: FastMap<State, usize>,
 }
 
 impl Layer {

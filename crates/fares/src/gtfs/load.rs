@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 
 use super::currency::{Amount, Currency};
 use super::error::{FeedErrorCode as Code, FeedErrors, Sink};
-use super::ids::{Interner, ix};
+use super::ids::{FastMap, Interner, ix};
 use super::model::{
     DurationLimit, DurationLimitType, EmptyFieldMode, FareTransferType, Feed, JoinRule, LegRule,
     LocationType, ProductRow, StopInfo, Timeframe, TransferCount, TransferRule,
@@ -216,7 +216,7 @@ impl Loader<'_> {
         let join_rules = self.load_join_rules(&networks, &stops);
         let transfers = self.load_transfer_rules(&leg.groups, &products.ids);
 
-        let mut leg_rules_by_network: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut leg_rules_by_network: FastMap<u32, Vec<u32>> = FastMap::default();
         let mut leg_rules_any_network = Vec::new();
         let mut listed_from_area = vec![false; areas.len()];
         let mut listed_to_area = vec![false; areas.len()];
@@ -234,8 +234,8 @@ impl Loader<'_> {
                 }
             }
         }
-        let mut transfer_rules_by_groups: HashMap<(Option<u32>, Option<u32>), Vec<u32>> =
-            HashMap::new();
+        let mut transfer_rules_by_groups: FastMap<(Option<u32>, Option<u32>), Vec<u32>> =
+            FastMap::default();
         let mut listed_from_group = vec![false; leg.groups.len()];
         let mut listed_to_group = vec![false; leg.groups.len()];
         for (i, rule) in (0_u32..).zip(&transfers) {
@@ -250,6 +250,15 @@ impl Loader<'_> {
                 if let Some(flag) = group.and_then(|g| listed.get_mut(ix(g))) {
                     *flag = true;
                 }
+            }
+        }
+
+        let mut by_name: Vec<u32> = (0_u32..).take(products.ids.len()).collect();
+        by_name.sort_by(|&a, &b| products.ids.name(a).cmp(products.ids.name(b)));
+        let mut product_rank = vec![0_u32; by_name.len()];
+        for (rank, &product) in (0_u32..).zip(&by_name) {
+            if let Some(slot) = product_rank.get_mut(ix(product)) {
+                *slot = rank;
             }
         }
 
@@ -270,6 +279,7 @@ impl Loader<'_> {
             product_rows: products.rows,
             rows_of_product: products.rows_of_product,
             product_default_category: products.default_category,
+            product_rank,
             leg_groups: leg.groups,
             leg_rules: leg.rules,
             empty_fields: leg.mode,

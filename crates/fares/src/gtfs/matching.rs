@@ -261,6 +261,14 @@ impl Feed {
         })
     }
 
+    /// The position of `product` among products sorted by id.
+    pub(crate) fn product_rank_of(&self, product: u32) -> u32 {
+        self.product_rank
+            .get(ix(product))
+            .copied()
+            .unwrap_or(u32::MAX)
+    }
+
     pub(crate) fn product_row(&self, row: u32) -> &ProductRow {
         self.product_rows
             .get(ix(row))
@@ -297,12 +305,12 @@ impl Feed {
                 }
             }
         }
-        options.sort_by(|a, b| {
-            let name = |o: &LegOption| self.products.name(self.product_row(o.product_row).product);
-            name(a)
-                .cmp(name(b))
-                .then(a.product_row.cmp(&b.product_row))
-                .then(a.rule.cmp(&b.rule))
+        options.sort_by_key(|o| {
+            (
+                self.product_rank_of(self.product_row(o.product_row).product),
+                o.product_row,
+                o.rule,
+            )
         });
         options
     }

@@ -6,13 +6,11 @@
 //! so every index stored here points at an existing row (foreign keys were
 //! checked), and matching code can look rows up without failing.
 
-use std::collections::HashMap;
-
 use chrono_tz::Tz;
 
 use super::currency::Amount;
 use super::error::FeedError;
-use super::ids::{Interner, ix};
+use super::ids::{FastMap, Interner, ix};
 use super::time::Service;
 
 /// `stops.location_type`.
@@ -167,13 +165,16 @@ pub struct Feed {
     pub(crate) product_rows: Vec<ProductRow>,
     /// Product row indices per product index.
     pub(crate) rows_of_product: Vec<Vec<u32>>,
+    /// Per product index: its position when products are sorted by id, so
+    /// answers sort by id without comparing strings.
+    pub(crate) product_rank: Vec<u32>,
     /// Per product index: the one default category among its rows' categories.
     pub(crate) product_default_category: Vec<Option<u32>>,
     pub(crate) leg_groups: Interner,
     pub(crate) leg_rules: Vec<LegRule>,
     pub(crate) empty_fields: EmptyFieldMode,
     /// Leg rule indices per network index.
-    pub(crate) leg_rules_by_network: HashMap<u32, Vec<u32>>,
+    pub(crate) leg_rules_by_network: FastMap<u32, Vec<u32>>,
     /// Leg rules with an empty `network_id`.
     pub(crate) leg_rules_any_network: Vec<u32>,
     /// Per area index: listed in `fare_leg_rules.from_area_id`.
@@ -183,7 +184,7 @@ pub struct Feed {
     pub(crate) join_rules: Vec<JoinRule>,
     pub(crate) transfer_rules: Vec<TransferRule>,
     /// Transfer rule indices per `(from_leg_group_id, to_leg_group_id)` as written.
-    pub(crate) transfer_rules_by_groups: HashMap<(Option<u32>, Option<u32>), Vec<u32>>,
+    pub(crate) transfer_rules_by_groups: FastMap<(Option<u32>, Option<u32>), Vec<u32>>,
     /// Per leg group index: listed in `fare_transfer_rules.from_leg_group_id`.
     pub(crate) listed_from_group: Vec<bool>,
     /// Per leg group index: listed in `fare_transfer_rules.to_leg_group_id`.

@@ -308,14 +308,15 @@ impl Feed {
             .iter()
             .map(|e| self.leg_options(&e.fare, rider))
             .collect();
-        let mut listed: Vec<Vec<FareProductId>> = vec![Vec::new(); legs.len()];
+        // Product indices per leg; turned into sorted ids at the end.
+        let mut listed: Vec<Vec<u32>> = vec![Vec::new(); legs.len()];
         for (e, leg_options) in effective.iter().zip(&options) {
             for leg in e.first..=e.last {
                 if let Some(ids) = listed.get_mut(leg) {
                     ids.extend(
                         leg_options
                             .iter()
-                            .map(|o| self.matched_product(o).fare_product_id),
+                            .map(|o| self.product_row(o.product_row).product),
                     );
                 }
             }
@@ -331,19 +332,21 @@ impl Feed {
                 })?;
             for (e, row) in effective.iter().zip(&priced.transfer_products) {
                 if let (Some(row), Some(ids)) = (row, listed.get_mut(e.first)) {
-                    let product = self.product_row(*row).product;
-                    ids.push(FareProductId::from_interned(self.products.name(product)));
+                    ids.push(self.product_row(*row).product);
                 }
             }
             Some(priced.total)
         };
         let legs = listed
             .into_iter()
-            .map(|mut ids| {
-                ids.sort();
-                ids.dedup();
+            .map(|mut products| {
+                products.sort_by_key(|&p| self.product_rank_of(p));
+                products.dedup();
                 LegQuote {
-                    fare_product_ids: ids,
+                    fare_product_ids: products
+                        .into_iter()
+                        .map(|p| FareProductId::from_interned(self.products.name(p)))
+                        .collect(),
                 }
             })
             .collect();
