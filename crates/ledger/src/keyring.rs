@@ -152,8 +152,21 @@ pub struct IssuedTicket {
     pub qr: Vec<u8>,
 }
 
+/// Everything needed to rebuild a ring with [`KeyRing::restore`]: what the
+/// binary persists after every change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RingMaterial {
+    /// The ring's version.
+    pub version: u64,
+    /// The signing key.
+    pub signing: KeyMaterial,
+    /// The previous keys still verifying, newest first.
+    pub previous: Vec<KeyMaterial>,
+}
+
 /// A key in the ring.
 struct RingKey {
+    seed: KeySeed,
     pair: Ed25519KeyPair,
     public: PublicKey,
     not_before_s: u64,
@@ -168,6 +181,7 @@ impl RingKey {
         let pair = Ed25519KeyPair::from_seed_unchecked(material.seed.as_bytes())
             .expect("every 32-byte seed is an Ed25519 private key");
         Ok(RingKey {
+            seed: material.seed.clone(),
             public: PublicKey::of(&pair),
             pair,
             not_before_s: material.not_before_s,
@@ -340,6 +354,21 @@ impl KeyRing {
             claims,
             qr,
         })
+    }
+
+    /// The ring's secrets and validity windows, to persist after a change.
+    #[must_use]
+    pub fn material(&self) -> RingMaterial {
+        let material = |k: &RingKey| KeyMaterial {
+            seed: k.seed.clone(),
+            not_before_s: k.not_before_s,
+            not_after_s: k.not_after_s,
+        };
+        RingMaterial {
+            version: self.version,
+            signing: material(&self.signing),
+            previous: self.previous.iter().map(material).collect(),
+        }
     }
 
     /// The public keys to publish (`GET /v1/keys`): the signing key and
@@ -620,6 +649,16 @@ mod tests {
         )
         .expect("restores");
         assert_eq!(restored.key_set(), ring.key_set());
+        let saved = ring.material();
+        let again = KeyRing::restore(
+            Issuer::parse("OT").expect("valid"),
+            saved.version,
+            &saved.signing,
+            &saved.previous,
+        )
+        .expect("what the ring saved restores");
+        assert_eq!(again.material(), saved);
+        assert_eq!(again.key_set(), ring.key_set());
         let req = request(3, T0_S + DAY_S, T0_S + 2 * DAY_S);
         assert_eq!(
             restored.issue(&req, T0_S + DAY_S),
