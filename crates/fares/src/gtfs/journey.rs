@@ -219,7 +219,14 @@ impl Feed {
     ///   from-leg's fare when that leg was paid on its own (A > B costs AB,
     ///   then S + BC), as the reference's tables give it;
     /// - declining a transfer and paying the to-leg on its own is always an
-    ///   option, so a transfer never makes a journey dearer.
+    ///   option, so a transfer never makes a journey dearer;
+    /// - a leg whose matched rule has no `leg_group_id` is in no leg group,
+    ///   so no transfer rule applies to or from it (an empty
+    ///   `from_leg_group_id` stands for groups defined in fare_leg_rules.txt);
+    /// - a transfer rule whose product has no row for the rider's category
+    ///   and media cannot be used; one without `fare_product_id` costs 0;
+    /// - an absent `transfer_count` (allowed when the groups differ or are
+    ///   empty) puts no limit on consecutive applications.
     pub(crate) fn price_journey(
         &self,
         legs: &[EffectiveLeg],

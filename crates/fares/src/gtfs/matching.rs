@@ -7,6 +7,18 @@
 //! listed elsewhere in the column" (no `rule_priority` column) or "anything"
 //! (with the column, where the highest `rule_priority` wins and ties keep
 //! several rules); no matching rule means the fare is unknown.
+//!
+//! Choices where the text is open:
+//! - Without the column, "an exact match first, else the empty values" is
+//!   computed per field: an empty value matches when none of the leg's
+//!   values for that field is listed in the column. This is the same set
+//!   of rules (an exact match lists the leg's values, which excludes every
+//!   empty-valued rule) and needs no second pass.
+//! - With the column, `rule_priority` ranks every matching rule, exact or
+//!   not: a wildcard rule with a higher priority beats an exact one.
+//! - A stop in several areas matches a rule naming any of them.
+//! - Timeframes never use the exclusion semantics: an empty timeframe
+//!   group always means "any time", as the reference says in both modes.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Timelike};
 
@@ -152,7 +164,8 @@ impl Feed {
     /// .map(|(name, text)| (name.to_owned(), text.to_owned()))
     /// .collect();
     /// let feed = Feed::load(&files).expect("a valid feed");
-    /// let at = chrono::DateTime::parse_from_rfc3339("2026-03-02T07:05:00+07:00").unwrap();
+    /// let at = chrono::DateTime::parse_from_rfc3339("2026-03-02T07:05:00+07:00")
+    ///     .expect("a valid time");
     /// let fares = feed
     ///     .leg_fares(&LegQuery {
     ///         route_id: "19",
