@@ -140,7 +140,7 @@ pub enum QuoteError {
         leg: usize,
     },
     /// A leg departs before the previous one arrives.
-    #[error("legs[{leg}] departs before legs[{}] arrives", .leg - 1)]
+    #[error("legs[{leg}] departs before legs[{}] arrives", .leg.saturating_sub(1))]
     LegsOutOfOrder {
         /// The leg's index.
         leg: usize,
