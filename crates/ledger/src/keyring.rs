@@ -8,7 +8,8 @@
 //! (`card_protocol::keys`).
 //!
 //! Pure: key material (32-byte Ed25519 seeds) and `now` are arguments. The
-//! binary draws seeds from the OS, stores them encrypted, and rebuilds the
+//! binary draws seeds from the OS, keeps them in its key store (an owner-only
+//! directory, see `services/oneticket/src/keystore.rs`), and rebuilds the
 //! ring with [`KeyRing::restore`] at start-up.
 //!
 //! **Boundary:** the ticket carries no account (the QR budget has no room for

@@ -1,2 +1,71 @@
-//! `oneticket`: the one binary.
-fn main() {}
+//! `oneticket`: the one binary. Every command is a thin shell over the crates:
+//! it parses arguments, reads settings, files and keys, and calls them.
+//!
+//! `serve` runs the services in one process; the other commands are the
+//! operator's tools (migrations, keys, fares, audit).
+
+mod audit_cmd;
+mod fares_cmd;
+mod keys_cmd;
+mod keystore;
+mod migrate_cmd;
+mod serve_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// OneTicket: one account and one ticket for every bus, the metro and
+/// parking in Ho Chi Minh City.
+///
+/// Settings come from environment variables (`OT_DATABASE_URL`,
+/// `OT_REDIS_URL`, `OT_LISTEN`, `OT_KEY_DIR`, `OT_LOG_FORMAT`, …); see the
+/// README for the full list.
+#[derive(Debug, Parser)]
+#[command(name = "oneticket", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve every service in one process (health, readiness, metrics, APIs).
+    Serve(serve_cmd::Args),
+    /// Apply the database migrations (creating the database if asked).
+    Migrate(migrate_cmd::Args),
+    /// Manage the key store: ticket signing keys and the terminal master key.
+    #[command(subcommand)]
+    Keys(keys_cmd::Command),
+    /// Price journeys and replay tap logs with the fare engine (no database).
+    #[command(subcommand)]
+    Fares(fares_cmd::Command),
+    /// Rebuild every ledger balance from its transfers and check every invariant.
+    Audit(audit_cmd::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        // Offline tools that need no runtime and print machine-readable output.
+        Command::Fares(command) => return fares_cmd::run(command),
+        Command::Keys(command) => keys_cmd::run(command),
+        Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve_cmd::run(args))),
+        Command::Migrate(args) => runtime().and_then(|rt| rt.block_on(migrate_cmd::run(args))),
+        Command::Audit(args) => return audit_cmd::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The multi-threaded tokio runtime every online command runs on.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

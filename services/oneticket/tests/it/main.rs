@@ -1,4 +1,5 @@
 //! The `oneticket` crate's one integration-test binary: project rules
 //! (tidy) and the command line, run against real Postgres and Redis.
 
+mod cli;
 mod tidy;
