@@ -1,0 +1,3 @@
+//! The parking service (work in progress).
+
+pub mod plate;
