@@ -6,6 +6,8 @@
 //!   of transfers, two-phase holds, expiry, reads, and [`audit`].
 //! - [`StoreError`]: the one error type; `error.rs` maps database codes and
 //!   constraint names to it.
+//! - [`parking`]: sites, capacities, tariff versions, rights, stays and
+//!   the audit of manual operations (schema `parking`).
 //!
 //! **Boundary:** the rules of the ledger live in the pure `ledger` crate;
 //! this crate locks, loads, asks `ledger::engine` for a plan, and writes it.
@@ -13,6 +15,7 @@
 pub mod audit;
 pub mod error;
 pub mod ledger;
+pub mod parking;
 mod rows;
 
 use std::time::Duration;

@@ -2,12 +2,15 @@
 //!
 //! For now: the connection ([`connect`], a reconnecting `ConnectionManager` with bounded
 //! timeouts), the readiness check ([`ping`]) and key naming ([`KeyPrefix`], [`HashTag`]).
+//! - [`occupancy`]: parking lot counters and the gate saga's reservations (one atomic
+//!   script per step on the lot's slot).
 //!
 //! **Invariant**: Redis is a projection, not the book of record; everything here can be
 //! rebuilt from Postgres and terminal journals.
 
 mod connection;
 mod keys;
+pub mod occupancy;
 
 pub use connection::{
     CONNECTION_TIMEOUT_MS, RECONNECT_MAX_DELAY_MS, RECONNECT_RETRIES, RESPONSE_TIMEOUT_MS,
