@@ -6,6 +6,13 @@
 //!   of transfers, two-phase holds, expiry, reads, and [`audit`].
 //! - [`StoreError`]: the one error type; `error.rs` maps database codes and
 //!   constraint names to it.
+//! - [`rider`]: rider accounts (with their wallet, in one transaction),
+//!   media, QR tickets (schema `rider`).
+//! - [`terminal`]: the terminal registry and scoped admin API keys.
+//! - [`deny_list`]: the versioned deny list, snapshots and deltas.
+//! - [`journal`]: terminal journal records, ack watermarks, pricing status.
+//! - [`hot_events`]: the stream ingest's bulk writes (taps, account events)
+//!   and the rebuild's reads.
 //! - [`parking`]: sites, capacities, tariff versions, rights, stays and
 //!   the audit of manual operations (schema `parking`).
 //!
@@ -13,10 +20,15 @@
 //! this crate locks, loads, asks `ledger::engine` for a plan, and writes it.
 
 pub mod audit;
+pub mod deny_list;
 pub mod error;
+pub mod hot_events;
+pub mod journal;
 pub mod ledger;
 pub mod parking;
+pub mod rider;
 mod rows;
+pub mod terminal;
 
 use std::time::Duration;
 

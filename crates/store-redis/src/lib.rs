@@ -1,7 +1,11 @@
 //! Redis adapter: the hot projection, commit scripts and streams.
 //!
-//! For now: the connection ([`connect`], a reconnecting `ConnectionManager` with bounded
-//! timeouts), the readiness check ([`ping`]) and key naming ([`KeyPrefix`], [`HashTag`]).
+//! - the connection ([`connect`], a reconnecting `ConnectionManager` with bounded
+//!   timeouts), the readiness check ([`ping`]) and key naming ([`KeyPrefix`], [`HashTag`]);
+//! - [`hot`]: the hot projection's atomic commit scripts (idempotency, compare-and-set on
+//!   the state version, state write and stream append in one `EVALSHA`);
+//! - [`streams`]: consumer-group reads of the shard streams (read, reclaim, ack, trim) on
+//!   a connection of their own for blocking reads.
 //! - [`occupancy`]: parking lot counters and the gate saga's reservations (one atomic
 //!   script per step on the lot's slot).
 //!
@@ -9,7 +13,9 @@
 //! rebuilt from Postgres and terminal journals.
 
 mod connection;
+pub mod hot;
 mod keys;
+pub mod streams;
 pub mod occupancy;
 
 pub use connection::{

@@ -1,0 +1,297 @@
+//! What the stream ingest writes and the rebuild reads: taps
+//! (`transit.tap`), accepted account events (`rider.account_event`), state
+//! snapshots and dead letters.
+//!
+//! Writes are bulk (`INSERT … SELECT FROM UNNEST(arrays)`, one statement per
+//! table) and idempotent (`ON CONFLICT DO NOTHING` on the event key), in one
+//! transaction per batch, so the stream is acknowledged only after a batch
+//! is durable and a redelivered entry is a no-op.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+
+/// One tap as the ingest writes it (see `transit.tap` for each column).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct TapRow {
+    pub terminal_id: String,
+    pub boot_epoch: i64,
+    pub seq: i64,
+    pub source: String,
+    pub device_time: DateTime<Utc>,
+    pub event_time: DateTime<Utc>,
+    pub service_day: NaiveDate,
+    pub event_kind: String,
+    pub route_id: Option<String>,
+    pub stop_id: Option<String>,
+    pub station_id: Option<String>,
+    pub lot_id: Option<String>,
+    pub gate_id: Option<String>,
+    pub vehicle_class: Option<String>,
+    pub operator_id: String,
+    pub medium_kind: String,
+    pub medium_id: Option<Uuid>,
+    pub ticket_id: Option<Vec<u8>>,
+    pub account_id: Option<Uuid>,
+    pub category_id: Option<String>,
+    pub decision: String,
+    pub reason: Option<String>,
+    pub ticket_verdict: Option<String>,
+    pub amount_vnd: i64,
+    pub balance_vnd: Option<i64>,
+    pub product_id: Option<String>,
+    pub fare_product_id: Option<String>,
+    pub account_version: Option<i64>,
+    pub config_id: String,
+    pub decided_at: DateTime<Utc>,
+}
+
+/// One accepted account event (see `rider.account_event`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct EventRow {
+    pub account_id: Uuid,
+    pub version: i64,
+    pub event_key: String,
+    pub kind: String,
+    pub event_time: DateTime<Utc>,
+    pub service_day: NaiveDate,
+    pub route_id: Option<String>,
+    pub station_id: Option<String>,
+    pub lot_id: Option<String>,
+    pub product_id: Option<String>,
+    pub category_id: Option<String>,
+    pub top_up_vnd: Option<i64>,
+    pub amount_vnd: i64,
+    pub balance_vnd: i64,
+    pub reason: Option<String>,
+    pub pass_id: Option<String>,
+    pub fare_product_id: Option<String>,
+    pub terminal_id: Option<String>,
+    pub boot_epoch: Option<i64>,
+    pub seq: Option<i64>,
+    pub config_id: String,
+    pub decided_at: DateTime<Utc>,
+}
+
+/// A stream entry that could not be decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The stream key.
+    pub stream: String,
+    /// The entry id.
+    pub entry_id: String,
+    /// The raw body.
+    pub body: String,
+    /// Why it failed.
+    pub error: String,
+}
+
+/// How many rows one ingest batch inserted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Inserted {
+    /// New taps.
+    pub taps: u64,
+    /// New account events.
+    pub events: u64,
+}
+
+/// Writes one ingest batch in one transaction.
+#[tracing::instrument(skip_all, fields(taps = taps.len(), events = events.len()))]
+pub async fn write_ingest_batch(
+    pool: &PgPool,
+    taps: &[TapRow],
+    events: &[EventRow],
+    dead: &[DeadLetter],
+    now: DateTime<Utc>,
+) -> Result<Inserted, StoreError> {
+    let mut tx = pool.begin().await?;
+    let mut inserted = Inserted::default();
+    if !events.is_empty() {
+        let col = |f: fn(&EventRow) -> Option<String>| events.iter().map(f).collect::<Vec<_>>();
+        inserted.events = sqlx::query(
+            "INSERT INTO rider.account_event (account_id, version, event_key, kind, event_time, \
+               service_day, route_id, station_id, lot_id, product_id, category_id, top_up_vnd, \
+               amount_vnd, balance_vnd, reason, pass_id, fare_product_id, terminal_id, boot_epoch, \
+               seq, config_id, decided_at) \
+             SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::text[], \
+               $5::timestamptz[], $6::date[], $7::text[], $8::text[], $9::text[], $10::text[], \
+               $11::text[], $12::bigint[], $13::bigint[], $14::bigint[], $15::text[], $16::text[], \
+               $17::text[], $18::text[], $19::bigint[], $20::bigint[], $21::text[], \
+               $22::timestamptz[]) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(events.iter().map(|e| e.account_id).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.version).collect::<Vec<_>>())
+        .bind(
+            events
+                .iter()
+                .map(|e| e.event_key.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(events.iter().map(|e| e.kind.clone()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.event_time).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.service_day).collect::<Vec<_>>())
+        .bind(col(|e| e.route_id.clone()))
+        .bind(col(|e| e.station_id.clone()))
+        .bind(col(|e| e.lot_id.clone()))
+        .bind(col(|e| e.product_id.clone()))
+        .bind(col(|e| e.category_id.clone()))
+        .bind(events.iter().map(|e| e.top_up_vnd).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.amount_vnd).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.balance_vnd).collect::<Vec<_>>())
+        .bind(col(|e| e.reason.clone()))
+        .bind(col(|e| e.pass_id.clone()))
+        .bind(col(|e| e.fare_product_id.clone()))
+        .bind(col(|e| e.terminal_id.clone()))
+        .bind(events.iter().map(|e| e.boot_epoch).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.seq).collect::<Vec<_>>())
+        .bind(
+            events
+                .iter()
+                .map(|e| e.config_id.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(events.iter().map(|e| e.decided_at).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    if !taps.is_empty() {
+        let col = |f: fn(&TapRow) -> Option<String>| taps.iter().map(f).collect::<Vec<_>>();
+        let text = |f: fn(&TapRow) -> String| taps.iter().map(f).collect::<Vec<_>>();
+        inserted.taps = sqlx::query(
+            "INSERT INTO transit.tap (terminal_id, boot_epoch, seq, source, device_time, \
+               event_time, service_day, event_kind, route_id, stop_id, station_id, lot_id, gate_id, \
+               vehicle_class, operator_id, medium_kind, medium_id, ticket_id, account_id, \
+               category_id, decision, reason, ticket_verdict, amount_vnd, balance_vnd, product_id, \
+               fare_product_id, account_version, config_id, decided_at) \
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], \
+               $5::timestamptz[], $6::timestamptz[], $7::date[], $8::text[], $9::text[], \
+               $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], \
+               $16::text[], $17::uuid[], $18::bytea[], $19::uuid[], $20::text[], $21::text[], \
+               $22::text[], $23::text[], $24::bigint[], $25::bigint[], $26::text[], $27::text[], \
+               $28::bigint[], $29::text[], $30::timestamptz[]) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(text(|t| t.terminal_id.clone()))
+        .bind(taps.iter().map(|t| t.boot_epoch).collect::<Vec<_>>())
+        .bind(taps.iter().map(|t| t.seq).collect::<Vec<_>>())
+        .bind(text(|t| t.source.clone()))
+        .bind(taps.iter().map(|t| t.device_time).collect::<Vec<_>>())
+        .bind(taps.iter().map(|t| t.event_time).collect::<Vec<_>>())
+        .bind(taps.iter().map(|t| t.service_day).collect::<Vec<_>>())
+        .bind(text(|t| t.event_kind.clone()))
+        .bind(col(|t| t.route_id.clone()))
+        .bind(col(|t| t.stop_id.clone()))
+        .bind(col(|t| t.station_id.clone()))
+        .bind(col(|t| t.lot_id.clone()))
+        .bind(col(|t| t.gate_id.clone()))
+        .bind(col(|t| t.vehicle_class.clone()))
+        .bind(text(|t| t.operator_id.clone()))
+        .bind(text(|t| t.medium_kind.clone()))
+        .bind(taps.iter().map(|t| t.medium_id).collect::<Vec<_>>())
+        .bind(taps.iter().map(|t| t.ticket_id.clone()).collect::<Vec<_>>())
+        .bind(taps.iter().map(|t| t.account_id).collect::<Vec<_>>())
+        .bind(col(|t| t.category_id.clone()))
+        .bind(text(|t| t.decision.clone()))
+        .bind(col(|t| t.reason.clone()))
+        .bind(col(|t| t.ticket_verdict.clone()))
+        .bind(taps.iter().map(|t| t.amount_vnd).collect::<Vec<_>>())
+        .bind(taps.iter().map(|t| t.balance_vnd).collect::<Vec<_>>())
+        .bind(col(|t| t.product_id.clone()))
+        .bind(col(|t| t.fare_product_id.clone()))
+        .bind(taps.iter().map(|t| t.account_version).collect::<Vec<_>>())
+        .bind(text(|t| t.config_id.clone()))
+        .bind(taps.iter().map(|t| t.decided_at).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    for letter in dead {
+        sqlx::query(
+            "INSERT INTO transit.ingest_dead_letter (stream, entry_id, body, error, failed_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(&letter.stream)
+        .bind(&letter.entry_id)
+        .bind(&letter.body)
+        .bind(&letter.error)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(inserted)
+}
+
+/// An account's recorded events after `after_version`, in version order, at
+/// most `limit`.
+pub async fn account_events(
+    pool: &PgPool,
+    account_id: Uuid,
+    after_version: i64,
+    limit: u32,
+) -> Result<Vec<EventRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT account_id, version, event_key, kind, event_time, service_day, route_id, \
+           station_id, lot_id, product_id, category_id, top_up_vnd, amount_vnd, balance_vnd, \
+           reason, pass_id, fare_product_id, terminal_id, boot_epoch, seq, config_id, decided_at \
+         FROM rider.account_event WHERE account_id = $1 AND version > $2 ORDER BY version LIMIT $3",
+    )
+    .bind(account_id)
+    .bind(after_version)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(EventRow {
+                account_id: r.try_get("account_id")?,
+                version: r.try_get("version")?,
+                event_key: r.try_get("event_key")?,
+                kind: r.try_get("kind")?,
+                event_time: r.try_get("event_time")?,
+                service_day: r.try_get("service_day")?,
+                route_id: r.try_get("route_id")?,
+                station_id: r.try_get("station_id")?,
+                lot_id: r.try_get("lot_id")?,
+                product_id: r.try_get("product_id")?,
+                category_id: r.try_get("category_id")?,
+                top_up_vnd: r.try_get("top_up_vnd")?,
+                amount_vnd: r.try_get("amount_vnd")?,
+                balance_vnd: r.try_get("balance_vnd")?,
+                reason: r.try_get("reason")?,
+                pass_id: r.try_get("pass_id")?,
+                fare_product_id: r.try_get("fare_product_id")?,
+                terminal_id: r.try_get("terminal_id")?,
+                boot_epoch: r.try_get("boot_epoch")?,
+                seq: r.try_get("seq")?,
+                config_id: r.try_get("config_id")?,
+                decided_at: r.try_get("decided_at")?,
+            })
+        })
+        .collect()
+}
+
+/// The latest snapshot of an account's state taken under `config_id`:
+/// `(version, state JSON)`.
+pub async fn latest_snapshot(
+    pool: &PgPool,
+    account_id: Uuid,
+    config_id: &str,
+) -> Result<Option<(i64, serde_json::Value)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT version, state FROM rider.account_snapshot WHERE account_id = $1 AND config_id = $2 \
+         ORDER BY version DESC LIMIT 1",
+    )
+    .bind(account_id)
+    .bind(config_id)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| Ok((r.try_get("version")?, r.try_get("state")?)))
+        .transpose()
+}

@@ -1,0 +1,337 @@
+//! The service's state: stores, the projection, the key material, and the
+//! in-memory caches of the terminal registry, media and the deny list.
+//!
+//! Every cache is bounded and short-lived (named refresh intervals), and
+//! changes made through this process (admin calls) refresh it at once;
+//! another instance sees them within its refresh interval.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use card_protocol::TerminalId;
+use card_protocol::messages::KeySet;
+use card_protocol::request_auth::{MasterKey, TerminalKey, derive_terminal_key};
+use chrono::{DateTime, TimeZone, Utc};
+use projection::Projection;
+use projection::cache::Cache;
+use sqlx::PgPool;
+use store_pg::deny_list::{DenyKind, DenyListStore};
+use store_pg::rider::{MediumKind, MediumRecord, Riders};
+use store_pg::terminal::{TerminalRecord, Terminals};
+use store_redis::ConnectionManager;
+
+/// How long the terminal registry is trusted before it is reloaded, ms: a
+/// terminal registered or disabled on another instance is seen within 2 s.
+pub const REGISTRY_REFRESH_MS: u64 = 2_000;
+/// Shortest time between two reloads forced by an unknown terminal id, ms:
+/// bounds the load a stream of unregistered (but validly signed) ids makes.
+pub const REGISTRY_MISS_RELOAD_MS: u64 = 200;
+/// How long a medium → account mapping is trusted, ms: a card linked or a
+/// category verified elsewhere takes effect within 5 s; blocks are also
+/// checked against the deny list below.
+pub const MEDIA_CACHE_TTL_MS: u64 = 5_000;
+/// Media mappings kept in memory: about 200 bytes each, 200,000 × 2
+/// generations stay under 100 MB and cover a peak hour's riders.
+pub const MEDIA_CACHE_ENTRIES: usize = 200_000;
+/// How often the deny-list version is checked, ms: a card blocked on
+/// another instance is refused within a second.
+pub const DENY_LIST_REFRESH_MS: u64 = 1_000;
+/// Terminal keys kept (HKDF derivations cached): one per terminal.
+pub const TERMINAL_KEY_CACHE_ENTRIES: usize = 100_000;
+
+/// Where the service's clock comes from: the system, or a settable clock
+/// (tests replay a day in minutes).
+#[derive(Clone, Debug)]
+pub enum Clock {
+    /// The system clock.
+    System,
+    /// A fixed time, moved by the test.
+    Manual(Arc<Mutex<DateTime<Utc>>>),
+}
+
+impl Clock {
+    /// Now.
+    #[must_use]
+    pub fn now(&self) -> DateTime<Utc> {
+        match self {
+            Clock::System => Utc::now(),
+            Clock::Manual(at) => *at.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+        }
+    }
+
+    /// Now in unix seconds (never negative in practice; 0 before 1970).
+    #[must_use]
+    pub fn now_s(&self) -> u64 {
+        u64::try_from(self.now().timestamp()).unwrap_or(0)
+    }
+
+    /// A manual clock at `unix_s`.
+    #[must_use]
+    pub fn manual(unix_s: i64) -> Clock {
+        Clock::Manual(Arc::new(Mutex::new(
+            Utc.timestamp_opt(unix_s, 0).single().unwrap_or_default(),
+        )))
+    }
+
+    /// Moves a manual clock to `at` (no effect on the system clock).
+    pub fn set(&self, at: DateTime<Utc>) {
+        if let Clock::Manual(time) = self {
+            *time
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = at;
+        }
+    }
+}
+
+/// What the service is built from.
+pub struct Config {
+    /// The hot projection.
+    pub projection: Projection,
+    /// The Postgres pool.
+    pub pool: PgPool,
+    /// The shared Redis connection (QR replay cache).
+    pub redis: ConnectionManager,
+    /// The terminal master key.
+    pub master_key: MasterKey,
+    /// The published ticket key set.
+    pub key_set: KeySet,
+    /// The clock.
+    pub clock: Clock,
+}
+
+/// A resolved medium.
+#[derive(Clone, Debug)]
+pub(crate) struct CachedMedium {
+    pub(crate) record: Option<MediumRecord>,
+    pub(crate) loaded_at: Instant,
+}
+
+pub(crate) struct Registry {
+    pub(crate) terminals: Arc<HashMap<String, TerminalRecord>>,
+    pub(crate) loaded_at: Option<Instant>,
+}
+
+pub(crate) struct DenySet {
+    pub(crate) version: u64,
+    pub(crate) entries: Arc<HashSet<(DenyKind, String)>>,
+    pub(crate) checked_at: Option<Instant>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) projection: Projection,
+    pub(crate) pool: PgPool,
+    pub(crate) redis: ConnectionManager,
+    pub(crate) master_key: MasterKey,
+    pub(crate) key_set: KeySet,
+    pub(crate) clock: Clock,
+    pub(crate) riders: Riders,
+    pub(crate) terminals: Terminals,
+    pub(crate) deny_list: DenyListStore,
+    pub(crate) registry: RwLock<Registry>,
+    pub(crate) registry_reload: tokio::sync::Mutex<()>,
+    pub(crate) terminal_keys: Cache<String, TerminalKey>,
+    pub(crate) media: Cache<(MediumKind, String), CachedMedium>,
+    pub(crate) deny: RwLock<DenySet>,
+    pub(crate) deny_reload: tokio::sync::Mutex<()>,
+}
+
+/// The service state; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl AppState {
+    /// The state for `config`.
+    #[must_use]
+    pub fn new(config: Config) -> AppState {
+        AppState {
+            inner: Arc::new(Inner {
+                riders: Riders::new(config.pool.clone()),
+                terminals: Terminals::new(config.pool.clone()),
+                deny_list: DenyListStore::new(config.pool.clone()),
+                projection: config.projection,
+                pool: config.pool,
+                redis: config.redis,
+                master_key: config.master_key,
+                key_set: config.key_set,
+                clock: config.clock,
+                registry: RwLock::new(Registry {
+                    terminals: Arc::new(HashMap::new()),
+                    loaded_at: None,
+                }),
+                registry_reload: tokio::sync::Mutex::new(()),
+                terminal_keys: Cache::new(TERMINAL_KEY_CACHE_ENTRIES),
+                media: Cache::new(MEDIA_CACHE_ENTRIES),
+                deny: RwLock::new(DenySet {
+                    version: 0,
+                    entries: Arc::new(HashSet::new()),
+                    checked_at: None,
+                }),
+                deny_reload: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// The projection.
+    #[must_use]
+    pub fn projection(&self) -> &Projection {
+        &self.inner.projection
+    }
+
+    /// The clock.
+    #[must_use]
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// The HMAC key of a terminal (HKDF from the master key, cached).
+    pub(crate) fn terminal_key(&self, terminal: &TerminalId) -> TerminalKey {
+        if let Some(key) = self.inner.terminal_keys.get(&terminal.as_str().to_owned()) {
+            return key;
+        }
+        let key = derive_terminal_key(&self.inner.master_key, terminal);
+        self.inner
+            .terminal_keys
+            .put(terminal.as_str().to_owned(), key.clone());
+        key
+    }
+
+    /// A registered terminal, reloading the registry when it is stale or the
+    /// id is unknown (at most every `REGISTRY_MISS_RELOAD_MS`).
+    pub(crate) async fn terminal(
+        &self,
+        id: &str,
+    ) -> Result<Option<TerminalRecord>, store_pg::StoreError> {
+        let (found, age) = {
+            let registry = self
+                .inner
+                .registry
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            (
+                registry.terminals.get(id).cloned(),
+                registry.loaded_at.map(|at| at.elapsed()),
+            )
+        };
+        let stale = age.is_none_or(|a| a >= Duration::from_millis(REGISTRY_REFRESH_MS));
+        let miss_reload = found.is_none()
+            && age.is_none_or(|a| a >= Duration::from_millis(REGISTRY_MISS_RELOAD_MS));
+        if stale || miss_reload {
+            self.reload_registry().await?;
+            let registry = self
+                .inner
+                .registry
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            return Ok(registry.terminals.get(id).cloned());
+        }
+        Ok(found)
+    }
+
+    /// Reloads the terminal registry now (after an admin change).
+    pub(crate) async fn reload_registry(&self) -> Result<(), store_pg::StoreError> {
+        let _guard = self.inner.registry_reload.lock().await;
+        let all = self.inner.terminals.all().await?;
+        let map: HashMap<String, TerminalRecord> = all
+            .into_iter()
+            .map(|t| (t.terminal_id.clone(), t))
+            .collect();
+        let mut registry = self
+            .inner
+            .registry
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        registry.terminals = Arc::new(map);
+        registry.loaded_at = Some(Instant::now());
+        Ok(())
+    }
+
+    /// The medium with this value (cached for `MEDIA_CACHE_TTL_MS`).
+    pub(crate) async fn medium(
+        &self,
+        kind: MediumKind,
+        value: &str,
+    ) -> Result<Option<MediumRecord>, store_pg::StoreError> {
+        let key = (kind, value.to_owned());
+        if let Some(cached) = self.inner.media.get(&key)
+            && cached.loaded_at.elapsed() < Duration::from_millis(MEDIA_CACHE_TTL_MS)
+        {
+            return Ok(cached.record);
+        }
+        let record = self.inner.riders.find_medium(kind, value).await?;
+        self.inner.media.put(
+            key,
+            CachedMedium {
+                record: record.clone(),
+                loaded_at: Instant::now(),
+            },
+        );
+        Ok(record)
+    }
+
+    /// Forgets a cached medium (after blocking it here).
+    pub(crate) fn forget_medium(&self, kind: MediumKind, value: &str) {
+        self.inner.media.remove(&(kind, value.to_owned()));
+    }
+
+    /// Whether an entry is on the deny list (refreshed every
+    /// `DENY_LIST_REFRESH_MS`).
+    pub(crate) async fn denied(
+        &self,
+        kind: DenyKind,
+        value: &str,
+    ) -> Result<bool, store_pg::StoreError> {
+        let due = {
+            let deny = self
+                .inner
+                .deny
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            deny.checked_at
+                .is_none_or(|at| at.elapsed() >= Duration::from_millis(DENY_LIST_REFRESH_MS))
+        };
+        if due {
+            self.refresh_deny_list().await?;
+        }
+        let deny = self
+            .inner
+            .deny
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(deny.entries.contains(&(kind, value.to_owned())))
+    }
+
+    /// Reloads the deny list if its version moved.
+    pub(crate) async fn refresh_deny_list(&self) -> Result<(), store_pg::StoreError> {
+        let _guard = self.inner.deny_reload.lock().await;
+        let version = self.inner.deny_list.version().await?;
+        let held = self
+            .inner
+            .deny
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .version;
+        let entries = if version == held {
+            None
+        } else {
+            let snapshot = self.inner.deny_list.snapshot().await?;
+            Some((
+                snapshot.version,
+                snapshot.entries.into_iter().collect::<HashSet<_>>(),
+            ))
+        };
+        let mut deny = self
+            .inner
+            .deny
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((version, entries)) = entries {
+            deny.version = version;
+            deny.entries = Arc::new(entries);
+        }
+        deny.checked_at = Some(Instant::now());
+        Ok(())
+    }
+}
