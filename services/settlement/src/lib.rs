@@ -4,12 +4,19 @@
 //!   the state carried from the day before in; the transfers that settle
 //!   them (deterministic ids), statement lines and the state for the next
 //!   day out. Its module docs state every settlement rule.
+//! - [`plan_adjust`]: re-settlement. A new plan and what the ledger holds
+//!   for the account-day in; only the missing transfers (holds, and net
+//!   `Adjustment` flows) out, so re-runs post nothing and late taps post
+//!   adjustments.
 //! - [`plan_ids`]: the deterministic transfer and account ids.
 //! - [`day`]: service-day boundaries from the engine's calendar.
 
 pub mod day;
 pub mod plan;
+pub mod plan_adjust;
 pub mod plan_ids;
 
+#[cfg(test)]
+mod plan_adjust_tests;
 #[cfg(test)]
 mod plan_tests;

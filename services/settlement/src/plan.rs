@@ -62,10 +62,17 @@
 //!   covered (same remainder rule), or, for a pass never used, to its
 //!   owner from the [`Chart`].
 //! - **Parking.** A stay's exit fee moves wallet → the lot's operator (code
-//!   `ParkingFee`), allowed to overdraw the wallet, because the engine lets
-//!   the vehicle out whatever the balance. Settlement does not know lot
+//!   `ParkingFee`). Settlement does not know lot
 //!   occupancy and does not need it: the gate let the vehicle in, so entry
 //!   is re-priced against an empty lot.
+//! - **Settled charges are final**, so every settlement transfer may
+//!   overdraw the wallet down to its overdraft limit (`Overdraft::Allowed`).
+//!   The engine already decided, on its own timeline, that each charge
+//!   could be paid (a parking exit is let out whatever the balance); the
+//!   ledger's wallet at settlement time may reflect another timeline (a
+//!   later day settled before an earlier day's late taps). The wallet's
+//!   overdraft limit, set by whoever opens it, stays the hard floor: a
+//!   batch that would pass it is refused and reported.
 //! - **Top-ups** are posted when they happen (provider clearing → wallet);
 //!   settlement re-prices them (they change the balance the engine sees)
 //!   and posts nothing.
@@ -970,7 +977,7 @@ impl<'c> Emitter<'c> {
                 code: TransferCode::Fare,
                 reference: Some(self.reference.clone()),
                 body: TransferBody::Pending {
-                    movement: movement(self.account, credit, positive, Overdraft::Forbidden),
+                    movement: movement(self.account, credit, positive, Overdraft::Allowed),
                     timeout,
                 },
             });
@@ -1051,7 +1058,7 @@ impl<'c> Emitter<'c> {
             self.chart.unearned,
             credit,
             amount,
-            Overdraft::Forbidden,
+            Overdraft::Allowed,
         )?;
         Ok(amount)
     }
@@ -1130,7 +1137,7 @@ impl<'c> Emitter<'c> {
                     self.account,
                     credit,
                     fare,
-                    Overdraft::Forbidden,
+                    Overdraft::Allowed,
                 )?;
                 line.pass_recognised = self.recognise(
                     key,
@@ -1180,7 +1187,7 @@ impl<'c> Emitter<'c> {
                     self.account,
                     self.chart.unearned,
                     b.pass_price,
-                    Overdraft::Forbidden,
+                    Overdraft::Allowed,
                 )?;
                 if let (Some(product), Some(last_day)) = (outcome.pass, step.pass_last_day) {
                     self.passes.push(PassBalance {
@@ -1262,7 +1269,7 @@ impl<'c> Emitter<'c> {
                     self.chart.unearned,
                     credit,
                     share,
-                    Overdraft::Forbidden,
+                    Overdraft::Allowed,
                 )?;
                 let mut line = Line::new(
                     LineSource::DayClose,

@@ -36,14 +36,14 @@ const LOTS: [&str; 4] = ["BTH-P", "TDI-P", "BXS-P", "D1-CAR"];
 /// A wallet's overdraft limit in the test book: parking may overdraw it.
 const TEST_OVERDRAFT_VND: i64 = 1_000_000_000;
 
-struct World {
-    engine: Engine,
-    chart: Chart,
-    wallet: AccountId,
+pub(crate) struct World {
+    pub(crate) engine: Engine,
+    pub(crate) chart: Chart,
+    pub(crate) wallet: AccountId,
     clearing: AccountId,
 }
 
-fn world() -> World {
+pub(crate) fn world() -> World {
     let engine = Engine::hcmc().expect("the shipped configuration compiles");
     let operators = OPERATORS
         .iter()
@@ -71,12 +71,12 @@ fn world() -> World {
     }
 }
 
-fn day(s: &str) -> ServiceDay {
+pub(crate) fn day(s: &str) -> ServiceDay {
     ServiceDay::from_date(s.parse().expect("ISO date"))
 }
 
 impl World {
-    fn event(&self, index: usize, line: &str) -> DayEvent {
+    pub(crate) fn event(&self, index: usize, line: &str) -> DayEvent {
         let mut words: Vec<&str> = line.split_whitespace().collect();
         let mut provisional = None;
         let mut operator = None;
@@ -133,7 +133,7 @@ impl World {
         }
     }
 
-    fn events(&self, lines: &[&str]) -> Vec<DayEvent> {
+    pub(crate) fn events(&self, lines: &[&str]) -> Vec<DayEvent> {
         lines
             .iter()
             .enumerate()
@@ -141,7 +141,7 @@ impl World {
             .collect()
     }
 
-    fn name(&self, id: AccountId) -> String {
+    pub(crate) fn name(&self, id: AccountId) -> String {
         if id == self.wallet {
             return "wallet".into();
         }
@@ -159,7 +159,7 @@ impl World {
     }
 
     /// `code kind debit>credit amount` for each transfer.
-    fn render(&self, transfers: &[Transfer]) -> Vec<String> {
+    pub(crate) fn render(&self, transfers: &[Transfer]) -> Vec<String> {
         transfers
             .iter()
             .map(|t| {
@@ -189,7 +189,7 @@ impl World {
             .collect()
     }
 
-    fn plan(
+    pub(crate) fn plan(
         &self,
         start: &Carry,
         on: &str,
@@ -207,7 +207,7 @@ impl World {
 
     /// A book with the chart's accounts and a wallet that may be overdrawn
     /// by parking.
-    fn book(&self) -> Book {
+    pub(crate) fn book(&self) -> Book {
         let mut book = Book::new();
         let wallet = Account::new(self.wallet, AccountKind::RiderWallet)
             .with_limit(BalanceLimit::DebitsMustNotExceedCredits {
@@ -244,8 +244,14 @@ impl World {
 
     /// Posts the day's top-ups (as the payment path does, when they
     /// happen), then the plan's batch.
-    fn apply(&self, book: &mut Book, events: &[DayEvent], plan: &crate::plan::DayPlan) {
-        let now = DateTime::<Utc>::from_timestamp(1_900_000_000, 0).expect("valid time");
+    pub(crate) fn apply(&self, book: &mut Book, events: &[DayEvent], plan: &crate::plan::DayPlan) {
+        self.post_top_ups(book, events);
+        post(book, &plan.transfers);
+    }
+
+    /// Posts the top-ups among `events`, as the payment path does when
+    /// they happen.
+    pub(crate) fn post_top_ups(&self, book: &mut Book, events: &[DayEvent]) {
         for event in events {
             let gate_denied = event
                 .provisional
@@ -273,13 +279,18 @@ impl World {
                         overdraft: ledger::Overdraft::Allowed,
                     }),
                 };
-                book.apply(&[top_up], now).expect("a top-up posts");
+                post(book, &[top_up]);
             }
         }
-        if !plan.transfers.is_empty() {
-            book.apply(&plan.transfers, now)
-                .unwrap_or_else(|e| panic!("the ledger refused the plan: {e}"));
-        }
+    }
+}
+
+/// Applies `transfers` as one batch (nothing for an empty list).
+pub(crate) fn post(book: &mut Book, transfers: &[Transfer]) {
+    let now = DateTime::<Utc>::from_timestamp(1_900_000_000, 0).expect("valid time");
+    if !transfers.is_empty() {
+        book.apply(transfers, now)
+            .unwrap_or_else(|e| panic!("the ledger refused the batch: {e}\n{transfers:#?}"));
     }
 }
 
@@ -622,6 +633,21 @@ fn parking_may_overdraw_and_pays_the_terminals_operator() {
         panic!("a direct transfer");
     };
     assert_eq!(m.overdraft, ledger::Overdraft::Allowed);
+    // A wallet opened without an overdraft limit refuses it: the limit is
+    // the hard floor.
+    let w = world();
+    let mut book = Book::new();
+    book.create_account(Account::new(w.wallet, AccountKind::RiderWallet))
+        .expect("new account");
+    book.create_account(Account::new(
+        w.chart.operators[&OperatorId::parse("SAMCO").expect("valid")],
+        AccountKind::OperatorRevenue {
+            operator_id: OperatorId::parse("SAMCO").expect("valid"),
+        },
+    ))
+    .expect("new account");
+    let now = DateTime::<Utc>::from_timestamp(1_900_000_000, 0).expect("valid time");
+    assert!(book.apply(&plan.transfers, now).is_err());
 }
 
 #[test]
@@ -712,7 +738,7 @@ fn holds_outlive_the_next_days_settlement() {
 /// One random event: which kind and its arguments, as indices into the
 /// test's id lists.
 #[derive(Clone, Debug)]
-enum Step {
+pub(crate) enum Step {
     TopUp(i64),
     Bus(usize, usize),
     In(usize, usize),
@@ -735,14 +761,18 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 /// A day of random steps: (gap in minutes, step, denied at the gate).
-fn day_steps() -> impl Strategy<Value = Vec<(i64, Step, bool)>> {
+pub(crate) fn day_steps() -> impl Strategy<Value = Vec<(i64, Step, bool)>> {
     proptest::collection::vec((0i64..150, step(), proptest::bool::weighted(0.1)), 0..40)
 }
 
 impl World {
     /// Turns random steps into the events of `on`, keeping every event
     /// within the day.
-    fn random_events(&self, on: ServiceDay, steps: &[(i64, Step, bool)]) -> Vec<DayEvent> {
+    pub(crate) fn random_events(
+        &self,
+        on: ServiceDay,
+        steps: &[(i64, Step, bool)],
+    ) -> Vec<DayEvent> {
         let (start, end) = crate::day::day_bounds(self.engine.calendar(), on).expect("a real day");
         let e = &self.engine;
         let mut at = start + TimeDelta::minutes(30);
