@@ -4,8 +4,10 @@
 //! `serve` runs the services in one process; the other commands are the
 //! operator's tools (migrations, keys, fares, audit).
 
+mod admin_key_cmd;
 mod audit_cmd;
 mod fares_cmd;
+mod hot_cmd;
 mod keys_cmd;
 mod keystore;
 mod migrate_cmd;
@@ -42,6 +44,12 @@ enum Command {
     Fares(fares_cmd::Command),
     /// Rebuild every ledger balance from its transfers and check every invariant.
     Audit(audit_cmd::Args),
+    /// The Redis hot state: rebuild accounts from Postgres.
+    #[command(subcommand)]
+    Hot(hot_cmd::Command),
+    /// Scoped API keys for the admin endpoints.
+    #[command(subcommand, name = "admin-key")]
+    AdminKey(admin_key_cmd::Command),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +61,10 @@ fn main() -> ExitCode {
         Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve_cmd::run(args))),
         Command::Migrate(args) => runtime().and_then(|rt| rt.block_on(migrate_cmd::run(args))),
         Command::Audit(args) => return audit_cmd::run(args),
+        Command::Hot(command) => runtime().and_then(|rt| rt.block_on(hot_cmd::run(command))),
+        Command::AdminKey(command) => {
+            runtime().and_then(|rt| rt.block_on(admin_key_cmd::run(command)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

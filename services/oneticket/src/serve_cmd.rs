@@ -2,10 +2,17 @@
 //!
 //! Start-up order: settings (once, from the environment) → telemetry →
 //! Postgres pool and Redis connection → routers → serve until SIGINT/SIGTERM.
+//! The stream ingest (Redis shard streams → Postgres) runs beside the HTTP
+//! server and stops after it, finishing its current batch.
 //! Readiness (`/readyz`) reports Postgres and Redis; liveness (`/healthz`)
 //! only that the process serves.
 
+use std::sync::Arc;
+
 use anyhow::Context;
+use card_protocol::request_auth::MasterKey;
+use projection::ingest::IngestSettings;
+use projection::{FareSetup, Projection};
 use service_kit::{Env, Health, ReadinessCheck, Settings};
 
 #[derive(Debug, clap::Args)]
@@ -23,7 +30,7 @@ pub async fn run(_args: Args) -> anyhow::Result<()> {
 
     // Fail at start-up, not at the first tap, when the key store is unusable.
     let keys = crate::keystore::KeyStore::from_env();
-    keys.terminal_master().context("the terminal master key")?;
+    let master = keys.terminal_master().context("the terminal master key")?;
     let key_set = keys.public_keys().context("the ticket key set")?;
     tracing::info!(key_dir = %keys.dir().display(), key_set_version = key_set.version, "key store ready");
 
@@ -58,9 +65,40 @@ pub async fn run(_args: Args) -> anyhow::Result<()> {
             }
         }));
 
-    let app = axum::Router::new().merge(health.router());
+    let setup = Arc::new(FareSetup::hcmc().context("the fare configuration")?);
+    let layout = crate::hot_cmd::layout_from_env()?;
+    let projection = Projection::new(redis.clone(), pool.clone(), layout.clone(), setup);
+    let fare_validation = fare_validation::AppState::new(fare_validation::Config {
+        projection,
+        pool: pool.clone(),
+        redis: redis.clone(),
+        master_key: MasterKey::new(&master).context("the terminal master key")?,
+        key_set: key_set.clone(),
+        clock: fare_validation::Clock::System,
+    });
+    let consumer = std::env::var("OT_INGEST_CONSUMER").unwrap_or_else(|_| {
+        format!(
+            "oneticket-{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned())
+        )
+    });
+    let ingest = fare_validation::worker::IngestTask::start(
+        settings.redis_url.expose(),
+        redis.clone(),
+        pool.clone(),
+        &layout,
+        IngestSettings::new(&consumer),
+    )
+    .await
+    .context("starting the stream ingest")?;
+
+    let app = axum::Router::new()
+        .merge(health.router())
+        .merge(fare_validation::router(fare_validation));
     let app = service_kit::layers::apply(app, settings.http);
-    service_kit::serve(app, &settings, service_kit::shutdown_signal()).await?;
+    let served = service_kit::serve(app, &settings, service_kit::shutdown_signal()).await;
+    ingest.stop().await;
+    served?;
     tracing::info!("oneticket stopped");
     Ok(())
 }

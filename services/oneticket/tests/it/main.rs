@@ -2,4 +2,5 @@
 //! (tidy) and the command line, run against real Postgres and Redis.
 
 mod cli;
+mod terminal_api;
 mod tidy;

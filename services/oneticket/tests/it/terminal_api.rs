@@ -1,0 +1,259 @@
+//! One tap through the real binary, end to end: `oneticket serve` with its
+//! admin API, a terminal signing as SPEC.md §4 says, the Redis commit, the
+//! stream ingest, and the tap row in Postgres.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use card_protocol::TerminalId;
+use card_protocol::request_auth::{MasterKey, RequestParts, derive_terminal_key, sign_request};
+use ledger::{AccountId, Money, ProviderId, TransferId};
+use projection::{FareSetup, Layout, Projection};
+use store_pg::rider::{CategoryStatus, MediumKind, Riders};
+use store_redis::KeyPrefix;
+use uuid::Uuid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_oneticket");
+/// How long the test waits for `serve` and for the ingest: generous for a loaded CI box.
+const WAIT_S: u64 = 60;
+
+struct Served(Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A bare HTTP/1.1 request: status and body.
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> String {
+    let output = Command::new(BIN)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tap_goes_from_terminal_to_postgres_through_the_binary() {
+    let db = test_kit::fresh_database().await;
+    let url = db.url();
+    let dir = std::env::temp_dir().join(format!("oneticket-fv-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let key_dir = dir.join("keys");
+    let key_dir = key_dir.to_str().expect("UTF-8").to_owned();
+    let prefix = test_kit::redis_prefix().trim_end_matches(':').to_owned();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let redis_url = test_kit::redis_url();
+    let env = [
+        ("OT_DATABASE_URL", url.as_str()),
+        ("OT_REDIS_URL", redis_url.as_str()),
+        ("OT_KEY_DIR", key_dir.as_str()),
+        ("OT_LISTEN", listen.as_str()),
+        ("OT_REDIS_PREFIX", prefix.as_str()),
+        ("OT_LOG_FORMAT", "json"),
+    ];
+    run(&["keys", "generate"], &env);
+    let terminals_key = run(&["admin-key", "create", "--scope", "terminals"], &env)
+        .trim()
+        .to_owned();
+    let riders_key = run(&["admin-key", "create", "--scope", "riders"], &env)
+        .trim()
+        .to_owned();
+    assert!(run(&["admin-key", "list"], &env).lines().count() >= 2);
+
+    // A rider with a card and 20,000 VND, written as the rider API would.
+    let redis = store_redis::connect(&redis_url).await.expect("Redis");
+    let layout = Layout::new(KeyPrefix::new(&prefix).expect("prefix"));
+    let projection = Projection::new(
+        redis,
+        db.pool.clone(),
+        layout,
+        Arc::new(FareSetup::hcmc().expect("hcmc")),
+    );
+    let account = AccountId::new(Uuid::now_v7()).expect("id");
+    let now = chrono::Utc::now();
+    let riders = Riders::new(db.pool.clone());
+    riders
+        .create_account(account, "adult", CategoryStatus::Verified, now)
+        .await
+        .expect("account");
+    riders
+        .link_medium(
+            Uuid::now_v7(),
+            account,
+            MediumKind::TransitCard,
+            "04a1b2c3",
+            now,
+        )
+        .await
+        .expect("card");
+    projection::funding::fund_wallet(
+        &store_pg::ledger::Ledger::new(db.pool.clone()),
+        &projection,
+        account,
+        &ProviderId::parse("VNPAY").expect("provider"),
+        Money::vnd(20_000),
+        TransferId::new(Uuid::now_v7()).expect("id"),
+        now,
+    )
+    .await
+    .expect("fund");
+
+    let child = Command::new(BIN)
+        .arg("serve")
+        .envs(env)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let served = Served(child);
+    let addr: SocketAddr = listen.parse().expect("addr");
+    let deadline = Instant::now() + Duration::from_secs(WAIT_S);
+    while !matches!(http(addr, "GET", "/readyz", &[], b""), Ok((200, _))) {
+        assert!(Instant::now() < deadline, "serve never became ready");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Register the gate through the admin API: no key 401, wrong scope 403.
+    let register = br#"{"terminal_id":"bus-19-e2e","operator_id":"samco","placement":{"kind":"bus_validator","route_id":"19"}}"#;
+    assert_eq!(
+        http(addr, "POST", "/v1/admin/terminals", &[], register)
+            .expect("http")
+            .0,
+        401
+    );
+    let bearer = |key: &str| vec![("Authorization", format!("Bearer {key}"))];
+    assert_eq!(
+        http(
+            addr,
+            "POST",
+            "/v1/admin/terminals",
+            &bearer(&riders_key),
+            register
+        )
+        .expect("http")
+        .0,
+        403
+    );
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/v1/admin/terminals",
+        &bearer(&terminals_key),
+        register,
+    )
+    .expect("http");
+    assert_eq!(status, 201, "{body}");
+
+    // The terminal signs its tap with the key derived from the master key.
+    let master_hex =
+        std::fs::read_to_string(dir.join("keys/terminal-master.key")).expect("master key");
+    let master = MasterKey::new(&hex::decode(master_hex.trim()).expect("hex")).expect("master");
+    let terminal = TerminalId::parse("bus-19-e2e").expect("id");
+    let tap = serde_json::json!({
+        "terminal_id": "bus-19-e2e", "boot_epoch": 1, "seq": 1, "device_time_s": now.timestamp(),
+        "event": {"kind": "bus_boarding", "route_id": "19"},
+        "medium": {"kind": "transit_card", "card_id": "04a1b2c3"}
+    });
+    let body = serde_json::to_vec(&tap).expect("json");
+    let at_s = u64::try_from(chrono::Utc::now().timestamp()).expect("after 1970");
+    let key = derive_terminal_key(&master, &terminal);
+    let signature = sign_request(
+        &key,
+        &RequestParts {
+            method: "POST",
+            path: "/v1/taps",
+            body: &body,
+        },
+        at_s,
+        &terminal,
+    )
+    .expect("sign");
+    let headers = vec![
+        ("X-OT-Terminal", "bus-19-e2e".to_owned()),
+        ("X-OT-Timestamp", at_s.to_string()),
+        ("X-OT-Signature", signature),
+    ];
+    let (status, reply) = http(addr, "POST", "/v1/taps", &headers, &body).expect("tap");
+    assert_eq!(status, 200, "{reply}");
+    let reply: serde_json::Value = serde_json::from_str(&reply).expect("JSON");
+    assert_eq!(reply["decision"], "accept");
+    assert_eq!(reply["balance_vnd"], 14_000);
+
+    // The ingest inside `serve` brings the tap to Postgres.
+    let deadline = Instant::now() + Duration::from_secs(WAIT_S);
+    loop {
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM transit.tap WHERE terminal_id = 'bus-19-e2e' AND decision = 'accept'")
+            .fetch_one(&db.pool)
+            .await
+            .expect("count");
+        if rows == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the tap never reached Postgres");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let pid = served.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    drop(served);
+    db.drop_now().await;
+}
