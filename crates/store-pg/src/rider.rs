@@ -277,10 +277,8 @@ impl Riders {
     }
 
     /// Blocks a medium and, for cards and bank cards, adds it to the deny
-    /// list, in one transaction. Returns the deny-list version the block
-    /// appears in (`None` for plates, or when the medium was already
-    /// blocked), or `Ok(None)`-like `NotFound` semantics via `Option` of the
-    /// outer result: `Ok(None)` when no such medium exists.
+    /// list, in one transaction. `Ok(None)` when no such medium exists; a
+    /// medium blocked before is left as it is (no new deny-list version).
     #[tracing::instrument(skip_all, fields(medium_id = %medium_id))]
     pub async fn block_medium(
         &self,

@@ -2,5 +2,6 @@
 //! signed as terminals sign them, the hot state, the ingest, journals, the
 //! deny list, QR tickets, auth failures and a Redis flush.
 
+mod qr;
 mod support;
 mod taps;
