@@ -14,6 +14,8 @@
 //! - [`ParkingStore::flag_overstays`], [`ParkingStore::record_lift`],
 //!   [`ParkingStore::record_correction`], [`ParkingStore::record_uncollected`]:
 //!   operations.
+//! - [`ParkingStore::unapplied_gate_records`], [`ParkingStore::mark_gate_record`]:
+//!   the gate journal records fare-validation stores and leaves to parking.
 //!
 //! **Boundary:** plain data in and out (ids as text, amounts in dong); the
 //! parking service checks ids against the fare configuration and the plate
@@ -429,6 +431,47 @@ pub struct Uncollected {
     pub device_time: DateTime<Utc>,
     /// When it was recorded.
     pub recorded_at: DateTime<Utc>,
+}
+
+/// A gate journal record the fare-validation service stored and left to
+/// parking (`pricing = 'unpriced'`), not dealt with yet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GateJournalRecord {
+    /// Its key.
+    pub tap: TapKey,
+    /// The record as uploaded (card protocol `JournalRecord`).
+    pub record: serde_json::Value,
+    /// Server time minus the terminal's time at upload, seconds.
+    pub clock_offset_s: i64,
+    /// When it arrived.
+    pub received_at: DateTime<Utc>,
+}
+
+/// What the parking service made of a gate journal record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JournalOutcome {
+    /// Priced through the projection.
+    Applied,
+    /// The gate did not let the vehicle through: nothing to apply.
+    Skipped,
+    /// An entry whose exit was already charged without it.
+    Superseded,
+    /// Could not be charged (see [`Uncollected`]).
+    Uncollected,
+    /// The key was used online for another tap.
+    Conflict,
+}
+
+impl JournalOutcome {
+    const fn as_str(self) -> &'static str {
+        match self {
+            JournalOutcome::Applied => "applied",
+            JournalOutcome::Skipped => "skipped",
+            JournalOutcome::Superseded => "superseded",
+            JournalOutcome::Uncollected => "uncollected",
+            JournalOutcome::Conflict => "conflict",
+        }
+    }
 }
 
 /// The parking store. Cheap to clone.
@@ -1245,6 +1288,130 @@ impl ParkingStore {
                 })
             })
             .collect()
+    }
+}
+
+impl ParkingStore {
+    /// Gate journal records left to parking and not dealt with yet, oldest
+    /// first, at most `limit`.
+    ///
+    /// # Errors
+    /// The database failing, or a row that does not decode.
+    pub async fn unapplied_gate_records(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<GateJournalRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT j.terminal_id, j.boot_epoch, j.seq, j.record, j.clock_offset_s, j.received_at \
+             FROM transit.journal_record j \
+             WHERE j.pricing = 'unpriced' \
+               AND j.record -> 'event' ->> 'kind' IN ('parking_entry', 'parking_exit') \
+               AND NOT EXISTS (SELECT 1 FROM parking.journal_applied a \
+                   WHERE a.terminal_id = j.terminal_id AND a.boot_epoch = j.boot_epoch AND a.seq = j.seq) \
+             ORDER BY j.received_at, j.terminal_id, j.boot_epoch, j.seq LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let epoch: i64 = row.try_get("boot_epoch")?;
+                let seq: i64 = row.try_get("seq")?;
+                Ok(GateJournalRecord {
+                    tap: TapKey {
+                        terminal_id: row.try_get("terminal_id")?,
+                        boot_epoch: u32::try_from(epoch)
+                            .map_err(|_| StoreError::Corrupt(format!("boot epoch {epoch}")))?,
+                        seq: u64::try_from(seq)
+                            .map_err(|_| StoreError::Corrupt(format!("seq {seq}")))?,
+                    },
+                    record: row.try_get("record")?,
+                    clock_offset_s: row.try_get("clock_offset_s")?,
+                    received_at: row.try_get("received_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records what parking made of a gate journal record (once; a repeat
+    /// changes nothing), and marks an applied one `applied` in the journal.
+    ///
+    /// # Errors
+    /// The database failing.
+    pub async fn mark_gate_record(
+        &self,
+        tap: &TapKey,
+        outcome: JournalOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (terminal, epoch, seq) = tap.columns()?;
+        let now = now.trunc_subsecs(6);
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO parking.journal_applied (terminal_id, boot_epoch, seq, outcome, processed_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (terminal_id, boot_epoch, seq) DO NOTHING",
+        )
+        .bind(&terminal)
+        .bind(epoch)
+        .bind(seq)
+        .bind(outcome.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if outcome == JournalOutcome::Applied {
+            sqlx::query(
+                "UPDATE transit.journal_record SET pricing = 'applied', priced_at = $4 \
+                 WHERE terminal_id = $1 AND boot_epoch = $2 AND seq = $3 AND pricing = 'unpriced'",
+            )
+            .bind(&terminal)
+            .bind(epoch)
+            .bind(seq)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// What parking made of a gate journal record, if anything yet.
+    ///
+    /// # Errors
+    /// The database failing.
+    pub async fn gate_record_outcome(&self, tap: &TapKey) -> Result<Option<String>, StoreError> {
+        let (terminal, epoch, seq) = tap.columns()?;
+        Ok(sqlx::query_scalar(
+            "SELECT outcome FROM parking.journal_applied WHERE terminal_id = $1 AND boot_epoch = $2 AND seq = $3",
+        )
+        .bind(terminal)
+        .bind(epoch)
+        .bind(seq)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Whether the account has a stay at `site_id` opened by the
+    /// exit-without-entry rule whose exit is at or after `at`: an entry
+    /// record at `at` arriving now belongs to that already-charged stay.
+    ///
+    /// # Errors
+    /// The database failing.
+    pub async fn charged_without_entry_after(
+        &self,
+        account: AccountId,
+        site_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let found: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM parking.stay WHERE account_id = $1 AND site_id = $2 \
+               AND entry_source = 'exit_without_entry' AND exited_at >= $3 LIMIT 1",
+        )
+        .bind(account.as_uuid())
+        .bind(site_id)
+        .bind(at)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
     }
 }
 

@@ -13,11 +13,12 @@
 //! Keys, all in the lot's slot:
 //! - `…:{lot:<id>}:occ` — hash: `n` vehicles inside, `cap` the capacity it
 //!   was checked against, `at` the last time (unix ms) a gate or an
-//!   operator wrote it (the open-data feed's source time);
+//!   operator wrote it (the open-data feed's source time), `closed` (`1`:
+//!   the operator closed the lot, entries are `Full`);
 //! - `…:{lot:<id>}:gate:<terminal>:<epoch>:<seq>` — the saga record of one
 //!   gate tap: `h` request hash, `s` step, `b` the request, `a` account,
-//!   `t` event time (ms), `c` created (ms); kept for the idempotency
-//!   retention;
+//!   `t` event time (ms), `c` created (ms), `o` origin (`online`,
+//!   `journal`); kept for the idempotency retention;
 //! - `…:{lot:<id>}:pending` — sorted set of the records not settled yet,
 //!   scored by creation time, for the healing sweep.
 //!
@@ -154,6 +155,8 @@ pub struct Record {
     pub event_ms: i64,
     /// When the record was made, unix ms.
     pub created_ms: i64,
+    /// How the backend learned of the tap (`online`, `journal`).
+    pub origin: String,
 }
 
 /// A new record's contents.
@@ -173,6 +176,8 @@ pub struct NewRecord<'a> {
     pub now_ms: i64,
     /// How long the record lives, in seconds.
     pub retention_s: u64,
+    /// How the backend learned of the tap (`online`, `journal`).
+    pub origin: &'a str,
 }
 
 /// A lot's counter.
@@ -188,12 +193,12 @@ pub struct Occupancy {
 
 // Shared by the begin scripts: the record lookup and idempotency check.
 // KEYS: occ, record, pending. ARGV: hash, request, account, event_ms, now_ms,
-// retention_s, capacity.
+// retention_s, capacity (entries; ignored by exits), origin.
 const BEGIN_PRELUDE: &str = r"
-local seen = redis.call('HMGET', KEYS[2], 'h', 's', 'b', 'a', 't', 'c')
+local seen = redis.call('HMGET', KEYS[2], 'h', 's', 'b', 'a', 't', 'c', 'o')
 if seen[1] then
   if seen[1] == ARGV[1] then
-    return {1, seen[2], seen[3], seen[4], seen[5], seen[6]}
+    return {1, seen[2], seen[3], seen[4], seen[5], seen[6], seen[7]}
   end
   return {2}
 end
@@ -203,7 +208,7 @@ end
 local n = tonumber(redis.call('HGET', KEYS[1], 'n'))
 local function record(step)
   redis.call('HSET', KEYS[2], 'h', ARGV[1], 's', step, 'b', ARGV[2], 'a', ARGV[3],
-    't', ARGV[4], 'c', ARGV[5])
+    't', ARGV[4], 'c', ARGV[5], 'o', ARGV[8])
   redis.call('EXPIRE', KEYS[2], ARGV[6])
 end
 ";
@@ -212,7 +217,7 @@ static BEGIN_ENTRY: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{BEGIN_PRELUDE}
 local cap = tonumber(ARGV[7])
-if n >= cap then
+if n >= cap or redis.call('HGET', KEYS[1], 'closed') == '1' then
   record('full')
   return {{0, 'full', n}}
 end
@@ -265,8 +270,8 @@ return {0, next_step, n}
     )
 });
 
-// KEYS: occ. ARGV: count, capacity, now_ms. Creates the counter only when
-// missing; answers the counter.
+// KEYS: occ. ARGV: count, capacity, now_ms, closed ('1' or '0'). Creates
+// the counter only when missing; answers the counter.
 static INIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -274,9 +279,35 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   local n = tonumber(ARGV[1])
   local cap = tonumber(ARGV[2])
   if n > cap then n = cap end
-  redis.call('HSET', KEYS[1], 'n', n, 'cap', cap, 'at', ARGV[3])
+  redis.call('HSET', KEYS[1], 'n', n, 'cap', cap, 'at', ARGV[3], 'closed', ARGV[4])
 end
 return redis.call('HMGET', KEYS[1], 'n', 'cap', 'at')
+",
+    )
+});
+
+// KEYS: occ. ARGV: '1' | '0'.
+static SET_CLOSED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'closed', ARGV[1])
+end
+return 0
+",
+    )
+});
+
+// KEYS: occ. ARGV: expected, now_ms. Answers n (nil without a counter).
+static TOUCH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local n = redis.call('HGET', KEYS[1], 'n')
+if not n then return nil end
+if tonumber(n) == tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'at', ARGV[2])
+end
+return tonumber(n)
 ",
     )
 });
@@ -352,6 +383,8 @@ fn parse_begun(value: &Value) -> Result<Begun, StoreError> {
                     .map_err(|e| StoreError::UnexpectedReply(e.to_string()))?,
                 event_ms: int(items.get(4)).ok_or_else(|| unexpected(value))?,
                 created_ms: int(items.get(5)).ok_or_else(|| unexpected(value))?,
+                origin: String::from_utf8(bytes(items.get(6)).unwrap_or_default())
+                    .map_err(|e| StoreError::UnexpectedReply(e.to_string()))?,
             }))
         }
         Some(2) => Ok(Begun::Conflict),
@@ -382,6 +415,7 @@ pub async fn begin_entry(
         .arg(record.now_ms)
         .arg(record.retention_s)
         .arg(capacity)
+        .arg(record.origin)
         .invoke_async(connection)
         .await
         .map_err(StoreError::Command)?;
@@ -408,6 +442,8 @@ pub async fn begin_exit(
         .arg(record.event_ms)
         .arg(record.now_ms)
         .arg(record.retention_s)
+        .arg(0)
+        .arg(record.origin)
         .invoke_async(connection)
         .await
         .map_err(StoreError::Command)?;
@@ -479,8 +515,8 @@ fn parse_occupancy(value: &Value) -> Result<Option<Occupancy>, StoreError> {
     }))
 }
 
-/// Creates the lot's counter at `count` (capped at `capacity`) unless it
-/// exists, and answers the counter. The caller counts open stays in
+/// Creates the lot's counter at `count` (capped at `capacity`), open or
+/// `closed`, unless it exists, and answers the counter. The caller counts open stays in
 /// Postgres: that is how a flushed Redis is rebuilt.
 ///
 /// # Errors
@@ -491,12 +527,14 @@ pub async fn init(
     count: u32,
     capacity: u32,
     now_ms: i64,
+    closed: bool,
 ) -> Result<Occupancy, StoreError> {
     let value: Value = INIT
         .key(keys.occupancy())
         .arg(count)
         .arg(capacity)
         .arg(now_ms)
+        .arg(if closed { "1" } else { "0" })
         .invoke_async(connection)
         .await
         .map_err(StoreError::Command)?;
@@ -520,6 +558,72 @@ pub async fn read(
         .await
         .map_err(StoreError::Command)?;
     parse_occupancy(&value)
+}
+
+/// Opens or closes the lot to entries (a closed lot's entries are `Full`).
+/// No effect on a lot without a counter: [`init`] takes the flag then.
+///
+/// # Errors
+/// As [`begin_entry`].
+pub async fn set_closed(
+    connection: &mut impl ConnectionLike,
+    keys: &LotKeys,
+    closed: bool,
+) -> Result<(), StoreError> {
+    let _: Value = SET_CLOSED
+        .key(keys.occupancy())
+        .arg(if closed { "1" } else { "0" })
+        .invoke_async(connection)
+        .await
+        .map_err(StoreError::Command)?;
+    Ok(())
+}
+
+/// Stamps the counter's source time with `now_ms` when it holds `expected`
+/// (the counter check found it equal to the open stays), and answers what
+/// it holds (`None`: no counter).
+///
+/// # Errors
+/// As [`begin_entry`].
+pub async fn touch(
+    connection: &mut impl ConnectionLike,
+    keys: &LotKeys,
+    expected: u32,
+    now_ms: i64,
+) -> Result<Option<u32>, StoreError> {
+    let value: Value = TOUCH
+        .key(keys.occupancy())
+        .arg(expected)
+        .arg(now_ms)
+        .invoke_async(connection)
+        .await
+        .map_err(StoreError::Command)?;
+    match &value {
+        Value::Nil => Ok(None),
+        other => int(Some(other))
+            .and_then(|n| u32::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| unexpected(other)),
+    }
+}
+
+/// Drops a tap from the pending set (its record expired: nothing is left
+/// to finish).
+///
+/// # Errors
+/// As [`begin_entry`].
+pub async fn forget(
+    connection: &mut impl ConnectionLike,
+    keys: &LotKeys,
+    tap: &str,
+) -> Result<(), StoreError> {
+    let _: i64 = redis::cmd("ZREM")
+        .arg(keys.pending())
+        .arg(keys.record(tap))
+        .query_async(connection)
+        .await
+        .map_err(StoreError::Command)?;
+    Ok(())
 }
 
 /// Why [`set`] refused.
@@ -604,6 +708,7 @@ pub async fn record(
         .arg("a")
         .arg("t")
         .arg("c")
+        .arg("o")
         .query_async(connection)
         .await
         .map_err(StoreError::Command)?;
@@ -620,6 +725,8 @@ pub async fn record(
             .map_err(|e| StoreError::UnexpectedReply(e.to_string()))?,
         event_ms: int(items.get(3)).ok_or_else(|| unexpected(&value))?,
         created_ms: int(items.get(4)).ok_or_else(|| unexpected(&value))?,
+        origin: String::from_utf8(bytes(items.get(5)).unwrap_or_default())
+            .map_err(|e| StoreError::UnexpectedReply(e.to_string()))?,
     }))
 }
 
@@ -657,6 +764,7 @@ mod tests {
             event_ms: NOW_MS,
             now_ms: NOW_MS,
             retention_s: RETENTION_S,
+            origin: "online",
         }
     }
 
@@ -673,7 +781,7 @@ mod tests {
                 .expect("runs"),
             Begun::NoCounter
         );
-        let occ = init(&mut c, &keys, 0, CAPACITY, NOW_MS)
+        let occ = init(&mut c, &keys, 0, CAPACITY, NOW_MS, false)
             .await
             .expect("init");
         assert_eq!(occ.occupied, 0);
@@ -735,7 +843,7 @@ mod tests {
     #[tokio::test]
     async fn a_denied_entry_gives_its_place_back_and_nothing_goes_below_zero() {
         let (mut c, keys) = lot().await;
-        init(&mut c, &keys, 0, CAPACITY, NOW_MS)
+        init(&mut c, &keys, 0, CAPACITY, NOW_MS, false)
             .await
             .expect("init");
         let got = begin_entry(&mut c, &keys, new_record("t:0:1"), CAPACITY)
@@ -775,6 +883,54 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn touch_stamps_only_an_agreeing_counter() {
+        let (mut c, keys) = lot().await;
+        assert_eq!(touch(&mut c, &keys, 0, NOW_MS).await.expect("runs"), None);
+        init(&mut c, &keys, 2, CAPACITY, NOW_MS, false)
+            .await
+            .expect("init");
+        assert_eq!(
+            touch(&mut c, &keys, 3, NOW_MS + 5).await.expect("runs"),
+            Some(2)
+        );
+        assert_eq!(
+            read(&mut c, &keys)
+                .await
+                .expect("runs")
+                .map(|o| o.updated_ms),
+            Some(NOW_MS)
+        );
+        assert_eq!(
+            touch(&mut c, &keys, 2, NOW_MS + 5).await.expect("runs"),
+            Some(2)
+        );
+        assert_eq!(
+            read(&mut c, &keys)
+                .await
+                .expect("runs")
+                .map(|o| o.updated_ms),
+            Some(NOW_MS + 5)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_closed_lot_takes_no_entries() {
+        let (mut c, keys) = lot().await;
+        init(&mut c, &keys, 0, CAPACITY, NOW_MS, true)
+            .await
+            .expect("init");
+        let got = begin_entry(&mut c, &keys, new_record("t:0:1"), CAPACITY)
+            .await
+            .expect("runs");
+        check_begun(&got, Step::Full, 0);
+        set_closed(&mut c, &keys, false).await.expect("runs");
+        let got = begin_entry(&mut c, &keys, new_record("t:0:2"), CAPACITY)
+            .await
+            .expect("runs");
+        check_begun(&got, Step::Held, 1);
+    }
+
+    #[tokio::test]
     async fn corrections_stay_within_capacity() {
         let (mut c, keys) = lot().await;
         assert_eq!(read(&mut c, &keys).await.expect("runs"), None);
@@ -805,7 +961,7 @@ mod tests {
         );
         // init never overwrites a counter, and caps a count above capacity.
         assert_eq!(
-            init(&mut c, &keys, 0, CAPACITY, NOW_MS)
+            init(&mut c, &keys, 0, CAPACITY, NOW_MS, false)
                 .await
                 .expect("runs")
                 .occupied,
@@ -813,7 +969,7 @@ mod tests {
         );
         let (mut c2, other) = lot().await;
         assert_eq!(
-            init(&mut c2, &other, 99, CAPACITY, NOW_MS)
+            init(&mut c2, &other, 99, CAPACITY, NOW_MS, false)
                 .await
                 .expect("runs")
                 .occupied,
@@ -825,7 +981,7 @@ mod tests {
     async fn concurrent_entries_never_pass_capacity() {
         let (c, keys) = lot().await;
         let mut c0 = c.clone();
-        init(&mut c0, &keys, 0, CAPACITY, NOW_MS)
+        init(&mut c0, &keys, 0, CAPACITY, NOW_MS, false)
             .await
             .expect("init");
         let tasks: Vec<_> = (0..50)

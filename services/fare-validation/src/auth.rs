@@ -45,7 +45,7 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
 /// 401 for a missing, malformed, stale or wrong signature and for an
 /// unregistered terminal; 403 for a disabled one; 500 if the registry
 /// cannot be read.
-pub(crate) async fn terminal(
+pub async fn terminal(
     state: &AppState,
     method: &Method,
     uri: &Uri,

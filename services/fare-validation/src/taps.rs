@@ -76,14 +76,17 @@ pub const SEQ_REUSED: ProblemType = ProblemType::new(
 pub const MAX_STORED_SEQ: u64 = i64::MAX.unsigned_abs();
 
 /// A tap to price, online or from a journal.
-pub(crate) struct TapInput<'a> {
-    pub(crate) terminal: &'a TerminalRecord,
-    pub(crate) tap: &'a Tap,
-    pub(crate) source: TapSource,
+pub struct TapInput<'a> {
+    /// The terminal that sent it.
+    pub terminal: &'a TerminalRecord,
+    /// The tap.
+    pub tap: &'a Tap,
+    /// Online or journal.
+    pub source: TapSource,
     /// The time to price with.
-    pub(crate) event_time: DateTime<Utc>,
+    pub event_time: DateTime<Utc>,
     /// The server's clock now.
-    pub(crate) now: DateTime<Utc>,
+    pub now: DateTime<Utc>,
 }
 
 /// What pricing a tap gave.
@@ -97,7 +100,8 @@ pub(crate) enum Priced {
     Unpriceable(ApiError),
 }
 
-pub(crate) fn tap_hash(tap: &Tap) -> RequestHash {
+/// The hash a tap's idempotency key is checked against (its canonical JSON).
+pub fn tap_hash(tap: &Tap) -> RequestHash {
     // Serialisation of a message is deterministic (fields in declaration order).
     RequestHash::of(&serde_json::to_vec(tap).unwrap_or_default())
 }
@@ -146,10 +150,7 @@ pub(crate) async fn post_tap(
 }
 
 /// Maps a decode failure: too large → 413, anything else → 400.
-pub(crate) fn message_error(
-    error: &card_protocol::messages::MessageError,
-    limit: usize,
-) -> ApiError {
+pub fn message_error(error: &card_protocol::messages::MessageError, limit: usize) -> ApiError {
     match error {
         card_protocol::messages::MessageError::TooLarge { .. } => ApiError::PayloadTooLarge {
             limit_bytes: Some(limit),
@@ -202,13 +203,19 @@ fn check_fit(terminal: &TerminalRecord, event: &TapEvent) -> Result<(), ApiError
 }
 
 /// Who the medium belongs to, or why the tap is denied without pricing.
-enum Resolved {
+pub enum Resolved {
+    /// The medium belongs to this account.
     Account {
+        /// The account.
         account: RiderAccount,
+        /// The linked medium, when not a QR.
         medium_id: Option<uuid::Uuid>,
     },
+    /// Denied before pricing.
     Denied {
+        /// Why.
         reason: Reason,
+        /// The QR verdict, for a rejected ticket.
         verdict: Option<Verdict>,
     },
 }
@@ -321,7 +328,8 @@ fn finish(
     }
 }
 
-fn reason_code(reason: Reason) -> &'static str {
+/// The wire code of a reason.
+pub fn reason_code(reason: Reason) -> &'static str {
     match reason {
         Reason::InsufficientFunds => "insufficient_funds",
         Reason::NoOpenTrip => "no_open_trip",
@@ -342,7 +350,11 @@ fn denied(reason: Reason) -> Resolved {
     }
 }
 
-async fn resolve(
+/// Resolves a tap's medium to its account (cards and bank tokens through
+/// `rider.medium`, plates as sent, QR tickets verified then `rider.ticket`),
+/// or to the deny it gets first (deny list, unknown medium, rejected ticket).
+/// Shared with the parking service's gates.
+pub async fn resolve(
     state: &AppState,
     tap: &Tap,
     key: &EventKey,
@@ -479,7 +491,8 @@ async fn resolve_qr(
     })
 }
 
-fn tap_context(
+/// The tap as `transit.tap` records it.
+pub fn tap_context(
     tap: &Tap,
     terminal: &TerminalRecord,
     input: &TapInput<'_>,
@@ -548,7 +561,7 @@ fn tap_context(
 }
 
 /// The card-protocol decision for a reply.
-pub(crate) fn decision_of(
+pub fn decision_of(
     tap: &Tap,
     reply: &Reply,
     ticket_id: Option<TicketId>,

@@ -3,7 +3,8 @@
 //! Start-up order: settings (once, from the environment) → telemetry →
 //! Postgres pool and Redis connection → routers → serve until SIGINT/SIGTERM.
 //! The stream ingest (Redis shard streams → Postgres) runs beside the HTTP
-//! server and stops after it, finishing its current batch.
+//! server and stops after it, finishing its current batch; so do the
+//! parking workers (saga sweep, gate journals, overstays, counter check).
 //! Readiness (`/readyz`) reports Postgres and Redis; liveness (`/healthz`)
 //! only that the process serves.
 
@@ -76,6 +77,26 @@ pub async fn run(_args: Args) -> anyhow::Result<()> {
         key_set: key_set.clone(),
         clock: fare_validation::Clock::System,
     });
+    // Parking: the fare configuration's lots with the shipped site data,
+    // seeded into Postgres before serving; its workers stop after the server.
+    let parking = parking_service::ParkingState::new(parking_service::Config {
+        terminals: fare_validation.clone(),
+        pool: pool.clone(),
+        redis: redis.clone(),
+        lots: parking_service::Lots::hcmc(
+            fare_validation.projection().setup().engine(),
+            layout.prefix(),
+        )
+        .context("the parking sites")?,
+        feed: parking_service::FeedSettings::default(),
+    });
+    parking_service::seed(&parking, chrono::Utc::now())
+        .await
+        .context("seeding the parking sites")?;
+    let parking_workers = parking_service::jobs::Workers::start(
+        &parking,
+        parking_service::jobs::JobSettings::default(),
+    );
     let consumer = std::env::var("OT_INGEST_CONSUMER").unwrap_or_else(|_| {
         format!(
             "oneticket-{}",
@@ -94,10 +115,12 @@ pub async fn run(_args: Args) -> anyhow::Result<()> {
 
     let app = axum::Router::new()
         .merge(health.router())
-        .merge(fare_validation::router(fare_validation));
+        .merge(fare_validation::router(fare_validation))
+        .merge(parking_service::router(parking));
     let app = service_kit::layers::apply(app, settings.http);
     let served = service_kit::serve(app, &settings, service_kit::shutdown_signal()).await;
     ingest.stop().await;
+    parking_workers.stop().await;
     served?;
     tracing::info!("oneticket stopped");
     Ok(())

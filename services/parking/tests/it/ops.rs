@@ -1,0 +1,300 @@
+//! The operators' API: scoped keys, audited barrier lifts and occupancy
+//! corrections, lost tickets, and the overstay job and report.
+
+use axum::http::StatusCode;
+use serde_json::json;
+use store_pg::parking::ParkingStore;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn a_barrier_lift_needs_a_parking_key_and_is_audited() {
+    let rig = Rig::new().await;
+    let parking = rig.admin_key(&["parking"]).await;
+    let terminals = rig.admin_key(&["terminals"]).await;
+    let path = "/v1/admin/parking/lots/BTH-P/gates/X1/lift";
+    let body = json!({"reason": "emergency_vehicle", "note": "ambulance leaving"});
+
+    let (status, _) = send(&rig.router, admin("POST", path, None, Some(body.clone()))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = send(
+        &rig.router,
+        admin("POST", path, Some("otk_forged"), Some(body.clone())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = send(
+        &rig.router,
+        admin("POST", path, Some(&terminals), Some(body.clone())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, reply) = send(
+        &rig.router,
+        admin(
+            "POST",
+            path,
+            Some(&parking),
+            Some(json!({"reason": "bored"})),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, reply["code"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("validation_failed"))
+    );
+    let (status, _) = send(
+        &rig.router,
+        admin(
+            "POST",
+            path,
+            Some(&parking),
+            Some(json!({"reason": "other"})),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = send(
+        &rig.router,
+        admin(
+            "POST",
+            "/v1/admin/parking/lots/BTH-P/gates/Z9/lift",
+            Some(&parking),
+            Some(body.clone()),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        rig.count("SELECT count(*) FROM parking.barrier_lift").await,
+        0
+    );
+
+    rig.at(T0_S + 42);
+    let (status, lift) = send(&rig.router, admin("POST", path, Some(&parking), Some(body))).await;
+    assert_eq!(status, StatusCode::CREATED, "{lift}");
+    assert_eq!(
+        (
+            lift["gate_id"].clone(),
+            lift["reason"].clone(),
+            lift["actor_label"].clone(),
+            lift["lifted_at"].clone()
+        ),
+        (
+            json!("X1"),
+            json!("emergency_vehicle"),
+            json!("test operator"),
+            json!("2026-03-02T00:00:42Z")
+        )
+    );
+    let (status, audit) = send(
+        &rig.router,
+        admin(
+            "GET",
+            "/v1/admin/parking/lots/BTH-P/audit",
+            Some(&parking),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(audit["lifts"].as_array().map(Vec::len), Some(1));
+    assert_eq!(audit["lifts"][0]["note"], json!("ambulance leaving"));
+    // The audit trail cannot be edited.
+    let edited = sqlx::query("UPDATE parking.barrier_lift SET reason = 'maintenance'")
+        .execute(&rig.db.pool)
+        .await;
+    assert!(edited.is_err());
+}
+
+#[tokio::test]
+async fn an_occupancy_correction_sets_the_count_and_records_what_it_replaced() {
+    let rig = Rig::new().await;
+    bth_gates(&rig).await;
+    rig.rider("04a1b2c3", 20_000).await;
+    let token = rig.admin_key(&["parking"]).await;
+    let (_, reply) = gate(
+        &rig,
+        &rig.router,
+        ENTRIES,
+        "BTH-E1",
+        &bth_entry(1, card("04a1b2c3")),
+    )
+    .await;
+    assert_eq!(verdict(&reply), accepted(0));
+    let path = "/v1/admin/parking/lots/BTH-P/occupancy";
+
+    let (status, reply) = send(
+        &rig.router,
+        admin("POST", path, Some(&token), Some(json!({"counted": 451}))),
+    )
+    .await;
+    assert_eq!(
+        (status, reply["code"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("above_capacity"))
+    );
+    let (status, reply) = send(
+        &rig.router,
+        admin("POST", path, Some(&token), Some(json!({"counted": -1}))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
+    assert_eq!(rig.occupied("BTH-P").await, Some(1));
+
+    let (status, reply) = send(
+        &rig.router,
+        admin(
+            "POST",
+            path,
+            Some(&token),
+            Some(json!({"counted": 37, "note": "morning count"})),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(
+        (reply["counted"].clone(), reply["previous"].clone()),
+        (json!(37), json!(1))
+    );
+    assert_eq!(rig.occupied("BTH-P").await, Some(37));
+    let (_, audit) = send(
+        &rig.router,
+        admin(
+            "GET",
+            "/v1/admin/parking/lots/BTH-P/audit",
+            Some(&token),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(audit["corrections"][0]["note"], json!("morning count"));
+    assert_eq!(audit["corrections"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn a_lost_ticket_closes_the_stay_once_and_records_the_fee() {
+    let rig = Rig::new().await;
+    bth_gates(&rig).await;
+    let account = rig.rider("04a1b2c3", 20_000).await;
+    rig.link_plate(account, "59X1-234.56").await;
+    let token = rig.admin_key(&["parking"]).await;
+    let (_, reply) = gate(
+        &rig,
+        &rig.router,
+        ENTRIES,
+        "BTH-E1",
+        &bth_entry(1, plate("59X1-234.56")),
+    )
+    .await;
+    assert_eq!(verdict(&reply), accepted(0));
+
+    rig.at(T0_S + 3 * HOUR_S);
+    let body = json!({"lot_id": "BTH-P", "plate": "59-x1 234.56", "gate_id": "X1"});
+    let (status, reply) = send(
+        &rig.router,
+        admin(
+            "POST",
+            "/v1/admin/parking/stays/lost-ticket",
+            Some(&token),
+            Some(body.clone()),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(
+        (
+            reply["decision"].clone(),
+            reply["fee_vnd"].clone(),
+            reply["lost_ticket_fee_vnd"].clone()
+        ),
+        (json!("accept"), json!(4_000), json!(8_000))
+    );
+    assert_eq!(reply["stay"]["exit_source"], json!("lost_ticket"));
+    assert_eq!(rig.occupied("BTH-P").await, Some(0));
+    assert_eq!(rig.balance(account).await, 16_000);
+    // Found by id this time: the same stay, already closed — the first
+    // result again, nothing charged twice.
+    let stay_id = reply["stay"]["stay_id"].clone();
+    let again =
+        json!({"lot_id": "BTH-P", "stay_id": stay_id, "plate": "59-x1 234.56", "gate_id": "X1"});
+    let (status, _) = send(
+        &rig.router,
+        admin(
+            "POST",
+            "/v1/admin/parking/stays/lost-ticket",
+            Some(&token),
+            Some(again),
+        ),
+    )
+    .await;
+    // Another request body for the same stay is a conflict.
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(rig.balance(account).await, 16_000);
+    assert_eq!(rig.occupied("BTH-P").await, Some(0));
+    let (status, _) = send(
+        &rig.router,
+        admin(
+            "POST",
+            "/v1/admin/parking/stays/lost-ticket",
+            Some(&token),
+            Some(json!({"lot_id": "BTH-P", "plate": "not a plate"})),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn the_overstay_job_flags_old_open_stays_once() {
+    let rig = Rig::new().await;
+    bth_gates(&rig).await;
+    rig.rider("04000001", 20_000).await;
+    rig.rider("04000002", 20_000).await;
+    let token = rig.admin_key(&["parking"]).await;
+    let (_, reply) = gate(
+        &rig,
+        &rig.router,
+        ENTRIES,
+        "BTH-E1",
+        &bth_entry(1, card("04000001")),
+    )
+    .await;
+    assert_eq!(verdict(&reply), accepted(0));
+    rig.at(T0_S + 2 * 24 * HOUR_S);
+    let (_, reply) = gate(
+        &rig,
+        &rig.router,
+        ENTRIES,
+        "BTH-E1",
+        &bth_entry(2, card("04000002")),
+    )
+    .await;
+    assert_eq!(verdict(&reply), accepted(0));
+
+    let after = parking_service::jobs::OVERSTAY_AFTER_S;
+    let now = time(T0_S + after + 60);
+    let flagged = parking_service::jobs::flag_overstays_once(&rig.parking, now, after)
+        .await
+        .expect("job");
+    assert_eq!(flagged.len(), 1);
+    assert_eq!(flagged[0].entered_at, time(T0_S));
+    assert!(
+        parking_service::jobs::flag_overstays_once(&rig.parking, now, after)
+            .await
+            .expect("job")
+            .is_empty()
+    );
+    let (status, report) = send(
+        &rig.router,
+        admin("GET", "/v1/admin/parking/overstays", Some(&token), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(report.as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        report[0]["overstay_flagged_at"],
+        json!("2026-03-05T00:01:00Z")
+    );
+    let store = ParkingStore::new(rig.db.pool.clone());
+    assert!(store.overstays().await.expect("read")[0].open);
+}
