@@ -15,6 +15,9 @@
 //!   and the rebuild's reads.
 //! - [`parking`]: sites, capacities, tariff versions, rights, stays and
 //!   the audit of manual operations (schema `parking`).
+//! - [`settlement`]: the day-close job's records (schema `settlement`),
+//!   its paged reads of events and ledger postings, reports, and
+//!   [`settlement::audit_settlement`].
 //!
 //! **Boundary:** the rules of the ledger live in the pure `ledger` crate;
 //! this crate locks, loads, asks `ledger::engine` for a plan, and writes it.
@@ -28,6 +31,7 @@ pub mod ledger;
 pub mod parking;
 pub mod rider;
 mod rows;
+pub mod settlement;
 pub mod terminal;
 
 use std::time::Duration;

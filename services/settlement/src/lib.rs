@@ -10,11 +10,22 @@
 //!   adjustments.
 //! - [`plan_ids`]: the deterministic transfer and account ids.
 //! - [`day`]: service-day boundaries from the engine's calendar.
+//! - [`job`]: the day-close job: pages of accounts, plan, reconcile, post
+//!   through the ledger, record (`settlement` schema), idempotent and
+//!   resumable.
+//! - [`inputs`]: stored event rows to plan inputs, fingerprints, the
+//!   per-operator parts of a plan.
+//! - [`config`]: pass owners, derived from the fare configuration's files.
+//! - [`progress`]: a progress bar on a terminal, log lines otherwise.
 
+pub mod config;
 pub mod day;
+pub mod inputs;
+pub mod job;
 pub mod plan;
 pub mod plan_adjust;
 pub mod plan_ids;
+pub mod progress;
 
 #[cfg(test)]
 mod plan_adjust_tests;

@@ -439,6 +439,8 @@ pub struct Line {
     pub top_up: Money,
     /// Hold placed (informative: a hold is not a charge).
     pub hold_placed: Money,
+    /// The spendable balance after the event, as the re-pricing left it.
+    pub balance: Option<Money>,
 }
 
 impl Line {
@@ -470,6 +472,7 @@ impl Line {
             parking_fee: Money::ZERO,
             top_up: Money::ZERO,
             hold_placed: Money::ZERO,
+            balance: None,
         }
     }
 
@@ -1114,6 +1117,7 @@ impl<'c> Emitter<'c> {
             return Ok(());
         };
         line.reason = outcome.reason.map(|r| r.code().to_owned());
+        line.balance = Some(outcome.balance);
         line.coverage = outcome.coverage;
         line.pass = outcome.pass;
         if outcome.decision == Decision::Deny {
