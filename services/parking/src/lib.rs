@@ -10,6 +10,7 @@
 //!      lots/{lot}/occupancy           occupancy correction (audited)
 //!      lots/{lot}/status              open / close a lot
 //!      stays/lost-ticket              close a stay for a rider without the medium
+//!      plates                         link a vehicle's plate to an account
 //! GET  /v1/admin/parking/overstays, …/uncollected, …/lots/{lot}/audit    reports
 //! workers (jobs): saga sweep, gate journal records, overstay flags, counter check
 //! ```
@@ -90,6 +91,10 @@ pub fn router(state: ParkingState) -> Router {
         .route(
             "/v1/admin/parking/stays/lost-ticket",
             post(ops::lost_ticket).layer(DefaultBodyLimit::max(MAX_ADMIN_BODY_BYTES)),
+        )
+        .route(
+            "/v1/admin/parking/plates",
+            post(ops::link_plate).layer(DefaultBodyLimit::max(MAX_ADMIN_BODY_BYTES)),
         )
         .route("/v1/admin/parking/overstays", get(ops::overstays))
         .route("/v1/admin/parking/uncollected", get(ops::uncollected))

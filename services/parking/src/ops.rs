@@ -1,7 +1,8 @@
 //! The operators' API (`/v1/admin/parking/…`), behind fare-validation's
 //! API-key extractor with the `parking` scope: audited manual barrier
 //! lifts, occupancy corrections, opening and closing a lot, closing the
-//! stay of a rider who lost the medium, and the reports (overstays,
+//! stay of a rider who lost the medium, linking a vehicle's plate to an
+//! account (the rider API links cards only), and the reports (overstays,
 //! uncollected gate records, a lot's audit trail).
 //!
 //! **Lost ticket.** An attendant finds the stay (by id, or by plate at the
@@ -28,7 +29,9 @@ use fares::engine::{Event, EventKind, LotOccupancy};
 use projection::{Change, EventKey, IDEMPOTENCY_RETENTION_S, RequestHash, Verdict};
 use serde::{Deserialize, Serialize};
 use service_kit::{ApiError, FieldError, Json, Path, ProblemType};
+use store_pg::StoreError;
 use store_pg::parking::{BarrierLift, ExitSource, OccupancyCorrection, StayRecord, Uncollected};
+use store_pg::rider::{MediumKind, Riders};
 use store_pg::terminal::ApiKeyRecord;
 use store_redis::occupancy::{self, AboveCapacity, Answer, Begun, NewRecord};
 use uuid::Uuid;
@@ -59,6 +62,9 @@ pub const LOST_TICKET_CONFLICT: ProblemType = ProblemType::new(
     "lost_ticket_conflict",
     "This stay was closed as a lost ticket by another request",
 );
+/// 409: the plate is linked to an account already.
+pub const PLATE_LINKED: ProblemType =
+    ProblemType::new("plate_linked", "This plate is linked to an account already");
 /// 422: a counted value above the lot's capacity.
 pub const ABOVE_CAPACITY: ProblemType = ProblemType::new(
     "above_capacity",
@@ -657,4 +663,83 @@ pub(crate) async fn close_lost(
         balance_vnd: applied.reply.balance_vnd,
         stay: closed.map(StayView::from),
     })
+}
+
+/// `POST /v1/admin/parking/plates` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlateLinkRequest {
+    /// The account the vehicle belongs to.
+    pub account_id: Uuid,
+    /// The plate, any spelling.
+    pub plate: String,
+}
+
+/// A linked plate.
+#[derive(Debug, Serialize)]
+pub struct PlateLink {
+    medium_id: Uuid,
+    account_id: Uuid,
+    /// The canonical plate the gates match.
+    plate: String,
+}
+
+/// `POST /v1/admin/parking/plates`: links a vehicle's plate (normalised) to
+/// an account, so the gates' cameras open for it. One account per plate.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn link_plate(
+    State(state): State<ParkingState>,
+    ParkingAdmin(_key): ParkingAdmin,
+    Json(body): Json<PlateLinkRequest>,
+) -> Result<Response, ApiError> {
+    let plate = Plate::parse(&body.plate).map_err(|e| {
+        ApiError::validation(
+            "invalid plate",
+            vec![FieldError::new("plate", e.to_string())],
+        )
+    })?;
+    let account = ledger::AccountId::new(body.account_id).map_err(|e| {
+        ApiError::validation(
+            "invalid account",
+            vec![FieldError::new("account_id", e.to_string())],
+        )
+    })?;
+    let riders = Riders::new(state.inner.pool.clone());
+    if riders
+        .account(account)
+        .await
+        .map_err(ApiError::internal)?
+        .is_none()
+    {
+        return Err(ApiError::not_found("no account with this id"));
+    }
+    let medium_id = Uuid::now_v7();
+    match riders
+        .link_medium(
+            medium_id,
+            account,
+            MediumKind::Plate,
+            plate.as_str(),
+            state.clock().now(),
+        )
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Duplicate { .. }) => {
+            return Err(ApiError::conflict(
+                PLATE_LINKED,
+                "this plate is linked to an account already",
+            ));
+        }
+        Err(error) => return Err(ApiError::internal(error)),
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(PlateLink {
+            medium_id,
+            account_id: account.as_uuid(),
+            plate: plate.as_str().to_owned(),
+        }),
+    )
+        .into_response())
 }

@@ -298,3 +298,106 @@ async fn the_overstay_job_flags_old_open_stays_once() {
     let store = ParkingStore::new(rig.db.pool.clone());
     assert!(store.overstays().await.expect("read")[0].open);
 }
+
+#[tokio::test]
+async fn an_operator_links_a_plate_in_any_spelling_once() {
+    let rig = Rig::new().await;
+    bth_gates(&rig).await;
+    let account = rig.rider("04a1b2c3", 20_000).await;
+    let other = rig.rider("04a1b2c4", 20_000).await;
+    let token = rig.admin_key(&["parking"]).await;
+    let link = |account: ledger::AccountId, plate: &str| {
+        admin(
+            "POST",
+            "/v1/admin/parking/plates",
+            Some(&token),
+            Some(json!({"account_id": account.as_uuid(), "plate": plate})),
+        )
+    };
+    let (status, reply) = send(&rig.router, link(account, "59-x1\n234.56")).await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    assert_eq!(reply["plate"], json!("59X1-234.56"));
+    let (status, reply) = send(&rig.router, link(other, "59X1 23456")).await;
+    assert_eq!(
+        (status, reply["code"].clone()),
+        (StatusCode::CONFLICT, json!("plate_linked"))
+    );
+    let (status, _) = send(&rig.router, link(other, "59X12345")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = send(
+        &rig.router,
+        link(
+            ledger::AccountId::new(uuid::Uuid::now_v7()).expect("id"),
+            "51A-123.45",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The camera's reading opens the gate for the account.
+    let (_, reply) = gate(
+        &rig,
+        &rig.router,
+        ENTRIES,
+        "BTH-E1",
+        &bth_entry(1, plate("59X1-23456")),
+    )
+    .await;
+    assert_eq!(verdict(&reply), accepted(0));
+    let stay = ParkingStore::new(rig.db.pool.clone())
+        .current_stay(account)
+        .await
+        .expect("read")
+        .expect("open");
+    assert_eq!(stay.plate.as_deref(), Some("59X1-234.56"));
+}
+
+#[tokio::test]
+async fn seeding_twice_changes_nothing_and_a_new_tariff_is_a_new_version() {
+    let rig = Rig::new().await;
+    let again = parking_service::seed(&rig.parking, time(T0_S + 60))
+        .await
+        .expect("seed");
+    assert_eq!(again, store_pg::parking::Seeded::default());
+    assert_eq!(rig.count("SELECT count(*) FROM parking.site").await, 4);
+    assert_eq!(
+        rig.count("SELECT count(*) FROM parking.tariff_version")
+            .await,
+        4
+    );
+    assert_eq!(rig.count("SELECT count(*) FROM parking.gate").await, 10);
+    assert_eq!(
+        rig.count("SELECT count(*) FROM parking.right_spec WHERE kind = 'park_and_ride'")
+            .await,
+        3
+    );
+    let store = ParkingStore::new(rig.db.pool.clone());
+    let mut seed = rig.parking.lots().seeds()[0].clone();
+    seed.tariffs[0].lost_ticket_fee_vnd += 1_000;
+    let changed = store
+        .seed_site(&seed, time(T0_S + 120))
+        .await
+        .expect("seed");
+    assert_eq!(changed.new_tariff_versions, 1);
+    let site = store
+        .site(&seed.site_id, time(T0_S + 180))
+        .await
+        .expect("read")
+        .expect("site");
+    let tariff = site.classes[0].tariff.clone().expect("a tariff in force");
+    assert_eq!(
+        (tariff.valid_from, tariff.lost_ticket_fee_vnd),
+        (time(T0_S + 120), 9_000)
+    );
+    let before = store
+        .site(&seed.site_id, time(T0_S + 100))
+        .await
+        .expect("read")
+        .expect("site");
+    assert_eq!(
+        before.classes[0]
+            .tariff
+            .clone()
+            .map(|t| t.lost_ticket_fee_vnd),
+        Some(8_000)
+    );
+}
