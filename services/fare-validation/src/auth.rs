@@ -29,8 +29,9 @@ pub const API_KEY_SECRET_BYTES: usize = 32;
 pub const API_KEY_PREFIX: &str = "otk_";
 /// Longest `Authorization` header accepted, in bytes: a key is ~80 bytes.
 pub const MAX_AUTHORIZATION_BYTES: usize = 256;
-/// The scopes an API key may carry.
-pub const SCOPES: [&str; 3] = ["terminals", "riders", "finance"];
+/// The scopes an API key may carry (`parking`: the parking operations API,
+/// migration 0061).
+pub const SCOPES: [&str; 4] = ["terminals", "riders", "finance", "parking"];
 
 fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
     headers
@@ -149,7 +150,7 @@ impl FromRequestParts<AppState> for AdminKey {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiKeyError {
     /// A scope outside [`SCOPES`], or none.
-    #[error("scopes must be one or more of terminals, riders, finance")]
+    #[error("scopes must be one or more of terminals, riders, finance, parking")]
     Scopes,
     /// The system's random generator failed.
     #[error("no randomness available")]

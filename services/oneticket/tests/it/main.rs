@@ -2,5 +2,6 @@
 //! (tidy) and the command line, run against real Postgres and Redis.
 
 mod cli;
+mod parking;
 mod terminal_api;
 mod tidy;

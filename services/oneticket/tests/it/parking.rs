@@ -1,0 +1,264 @@
+//! Parking through the real binary: `oneticket serve` seeds the HCMC lots,
+//! a gate registered through the admin API signs an entry, the ParkAPI feed
+//! shows the place taken, and an operator key of the `parking` scope
+//! (made by `oneticket admin-key create`) records a barrier lift.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use card_protocol::TerminalId;
+use card_protocol::request_auth::{MasterKey, RequestParts, derive_terminal_key, sign_request};
+use ledger::{AccountId, Money, ProviderId, TransferId};
+use projection::{FareSetup, Layout, Projection};
+use store_pg::rider::{CategoryStatus, MediumKind, Riders};
+use store_redis::KeyPrefix;
+use uuid::Uuid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_oneticket");
+/// How long the test waits for `serve`: generous for a loaded CI box.
+const WAIT_S: u64 = 60;
+
+struct Served(Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A bare HTTP/1.1 request: status and body.
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> (u16, String) {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("write");
+    stream.write_all(body).expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> String {
+    let output = Command::new(BIN)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gate_entry_goes_through_the_binary_and_shows_in_the_feed() {
+    let db = test_kit::fresh_database().await;
+    let url = db.url();
+    let dir = std::env::temp_dir().join(format!("oneticket-parking-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let key_dir = dir.join("keys").to_str().expect("UTF-8").to_owned();
+    let prefix = test_kit::redis_prefix().trim_end_matches(':').to_owned();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let redis_url = test_kit::redis_url();
+    let env = [
+        ("OT_DATABASE_URL", url.as_str()),
+        ("OT_REDIS_URL", redis_url.as_str()),
+        ("OT_KEY_DIR", key_dir.as_str()),
+        ("OT_LISTEN", listen.as_str()),
+        ("OT_REDIS_PREFIX", prefix.as_str()),
+        ("OT_LOG_FORMAT", "json"),
+    ];
+    run(&["keys", "generate"], &env);
+    let terminals_key = run(&["admin-key", "create", "--scope", "terminals"], &env)
+        .trim()
+        .to_owned();
+    let parking_key = run(&["admin-key", "create", "--scope", "parking"], &env)
+        .trim()
+        .to_owned();
+
+    // A rider with a card and 20,000 VND.
+    let redis = store_redis::connect(&redis_url).await.expect("Redis");
+    let projection = Projection::new(
+        redis,
+        db.pool.clone(),
+        Layout::new(KeyPrefix::new(&prefix).expect("prefix")),
+        Arc::new(FareSetup::hcmc().expect("hcmc")),
+    );
+    let account = AccountId::new(Uuid::now_v7()).expect("id");
+    let now = chrono::Utc::now();
+    let riders = Riders::new(db.pool.clone());
+    riders
+        .create_account(account, "adult", CategoryStatus::Verified, now)
+        .await
+        .expect("account");
+    riders
+        .link_medium(
+            Uuid::now_v7(),
+            account,
+            MediumKind::TransitCard,
+            "04a1b2c3",
+            now,
+        )
+        .await
+        .expect("card");
+    projection::funding::fund_wallet(
+        &store_pg::ledger::Ledger::new(db.pool.clone()),
+        &projection,
+        account,
+        &ProviderId::parse("VNPAY").expect("provider"),
+        Money::vnd(20_000),
+        TransferId::new(Uuid::now_v7()).expect("id"),
+        now,
+    )
+    .await
+    .expect("fund");
+
+    let served = Served(
+        Command::new(BIN)
+            .arg("serve")
+            .envs(env)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve"),
+    );
+    let addr: SocketAddr = listen.parse().expect("addr");
+    let deadline = Instant::now() + Duration::from_secs(WAIT_S);
+    loop {
+        let ready = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+            && http(addr, "GET", "/readyz", &[], b"").0 == 200;
+        if ready {
+            break;
+        }
+        assert!(Instant::now() < deadline, "serve never became ready");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let bearer = |key: &str| vec![("Authorization", format!("Bearer {key}"))];
+
+    // `serve` seeded the lots: the feed lists them before any gate counted.
+    let (status, feed) = http(addr, "GET", "/v1/parking/sites", &[], b"");
+    assert_eq!(status, 200, "{feed}");
+    let feed: serde_json::Value = serde_json::from_str(&feed).expect("JSON");
+    assert_eq!(feed["total_count"], 4);
+
+    let register = br#"{"terminal_id":"bth-p-e1","operator_id":"hurc1","placement":{"kind":"parking_gate","lot_id":"BTH-P","gate_id":"E1","direction":"entry"}}"#;
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/v1/admin/terminals",
+        &bearer(&terminals_key),
+        register,
+    );
+    assert_eq!(status, 201, "{body}");
+
+    let master_hex =
+        std::fs::read_to_string(dir.join("keys/terminal-master.key")).expect("master key");
+    let master = MasterKey::new(&hex::decode(master_hex.trim()).expect("hex")).expect("master");
+    let terminal = TerminalId::parse("bth-p-e1").expect("id");
+    let tap = serde_json::json!({
+        "terminal_id": "bth-p-e1", "boot_epoch": 1, "seq": 1, "device_time_s": now.timestamp(),
+        "event": {"kind": "parking_entry", "lot_id": "BTH-P", "gate_id": "E1", "vehicle_class": "motorbike"},
+        "medium": {"kind": "transit_card", "card_id": "04a1b2c3"}
+    });
+    let body = serde_json::to_vec(&tap).expect("json");
+    let at_s = u64::try_from(chrono::Utc::now().timestamp()).expect("after 1970");
+    let signature = sign_request(
+        &derive_terminal_key(&master, &terminal),
+        &RequestParts {
+            method: "POST",
+            path: "/v1/parking/entries",
+            body: &body,
+        },
+        at_s,
+        &terminal,
+    )
+    .expect("sign");
+    let headers = vec![
+        ("X-OT-Terminal", "bth-p-e1".to_owned()),
+        ("X-OT-Timestamp", at_s.to_string()),
+        ("X-OT-Signature", signature),
+    ];
+    let (status, reply) = http(addr, "POST", "/v1/parking/entries", &headers, &body);
+    assert_eq!(status, 200, "{reply}");
+    let reply: serde_json::Value = serde_json::from_str(&reply).expect("JSON");
+    assert_eq!(
+        (reply["decision"].clone(), reply["amount_vnd"].clone()),
+        ("accept".into(), 0.into())
+    );
+
+    // The feed is cached for a few seconds; the place shows once it expires.
+    let deadline = Instant::now() + Duration::from_secs(WAIT_S);
+    loop {
+        let (status, site) = http(addr, "GET", "/v1/parking/sites/BTH-P", &[], b"");
+        assert_eq!(status, 200, "{site}");
+        let site: serde_json::Value = serde_json::from_str(&site).expect("JSON");
+        if site["realtime_free_capacity"] == 449 {
+            assert_eq!(site["status"], "open");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the entry never showed in the feed: {site}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    let lift = br#"{"reason":"equipment_fault","note":"loop detector stuck"}"#;
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/v1/admin/parking/lots/BTH-P/gates/E1/lift",
+        &bearer(&terminals_key),
+        lift,
+    );
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/v1/admin/parking/lots/BTH-P/gates/E1/lift",
+        &bearer(&parking_key),
+        lift,
+    );
+    assert_eq!(status, 201, "{body}");
+
+    drop(served);
+    db.drop_now().await;
+}
