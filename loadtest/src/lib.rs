@@ -1,0 +1,24 @@
+//! `oneticket-loadtest`: an open-loop load generator for the tap path.
+//!
+//! ```text
+//! setup    terminals ──admin API──▶ service;  riders, cards, funded wallets ──store functions──▶ Postgres + Redis
+//! run      signed POST /v1/taps at a fixed rate ──HTTP/1.1──▶ service            (service mode)
+//! raw      the commit script with a tap's keys and arguments ──▶ Redis        (the floor)
+//! compare  service, raw, service, raw, … ──▶ each pair's ratio and the median
+//! ```
+//!
+//! Map: [`schedule`] (due times, coordinated-omission-safe latency),
+//! [`workload`] (fleet, cards, who taps what), [`runner`] (the open-loop
+//! engine), [`service`] and [`raw`] (the two drivers), [`report`] (HDR
+//! histogram, counts, JSON), [`setup`] (idempotent seeding).
+//!
+//! **Boundary:** timings live here and in `BENCHMARKS.md`, never in tests;
+//! the tests of this crate check the generator's logic only.
+
+pub mod raw;
+pub mod report;
+pub mod runner;
+pub mod schedule;
+pub mod service;
+pub mod setup;
+pub mod workload;

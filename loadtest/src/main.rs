@@ -1,0 +1,394 @@
+//! `oneticket-loadtest`: the command line. Parses arguments, reads keys and
+//! settings, and calls the library (`setup`, `run`, `raw`, `compare`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use card_protocol::request_auth::MasterKey;
+use clap::{Args, Parser, Subcommand};
+use loadtest::raw::{self, Payloads, RawDriver};
+use loadtest::report::{Comparison, Mode, Pair, Report, ratio_percent};
+use loadtest::runner::{self, RunSettings};
+use loadtest::schedule::Schedule;
+use loadtest::service::{ServiceDriver, Target, unix_now_s};
+use loadtest::setup;
+use loadtest::workload::Workload;
+use projection::{FareSetup, Layout, Projection};
+use store_redis::KeyPrefix;
+
+/// The key store file holding the terminal master key (hex), as written by
+/// `oneticket keys generate`.
+const TERMINAL_MASTER_FILE: &str = "terminal-master.key";
+/// The key store directory when `OT_KEY_DIR` is not set (as `oneticket`).
+const DEFAULT_KEY_DIR: &str = ".oneticket/keys";
+/// The service's Redis key prefix when `OT_REDIS_PREFIX` is not set.
+const DEFAULT_REDIS_PREFIX: &str = "ot";
+
+/// Open-loop load generator for OneTicket's tap path.
+///
+/// Latencies are measured from each request's due time (coordinated
+/// omission safe) into an HDR histogram. Typical use:
+///
+///   oneticket-loadtest setup   --api-key otk_…        (once)
+///   oneticket-loadtest run     --rate 15000 --duration-s 30
+///   oneticket-loadtest compare --rate 60000 --pairs 3
+#[derive(Debug, Parser)]
+#[command(name = "oneticket-loadtest", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Register the fleet's terminals and create funded riders (idempotent).
+    Setup(SetupArgs),
+    /// Send signed taps to a running service at a fixed rate.
+    Run(RunArgs),
+    /// Run the tap commit script directly on Redis at a fixed rate.
+    Raw(RawArgs),
+    /// Interleaved service/raw pairs: each pair's ratio and the median.
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+struct WorkloadArgs {
+    /// Terminals in the fleet (metro gates in entry/exit pairs, the rest bus validators).
+    #[arg(long, default_value_t = 200)]
+    terminals: u32,
+    /// Cards (riders), each an account with a funded wallet.
+    #[arg(long, default_value_t = 20_000)]
+    cards: u32,
+    /// Percent of riders who ride the metro (tap in, tap out); the rest take buses.
+    #[arg(long, default_value_t = 40)]
+    metro_percent: u32,
+}
+
+impl WorkloadArgs {
+    fn workload(&self) -> anyhow::Result<Arc<Workload>> {
+        Ok(Arc::new(Workload::new(
+            self.terminals,
+            self.cards,
+            self.metro_percent,
+        )?))
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+struct LoadArgs {
+    /// Target requests per second (open loop: sent on schedule, whatever the answers).
+    #[arg(long, default_value_t = 15_000)]
+    rate: u64,
+    /// Measured seconds.
+    #[arg(long, default_value_t = 30)]
+    duration_s: u64,
+    /// Seconds sent before measuring (caches, connections, JIT of the script).
+    #[arg(long, default_value_t = 5)]
+    warmup_s: u64,
+    /// Requests in flight at most: HTTP connections, or concurrent Redis commands.
+    #[arg(long, default_value_t = 64)]
+    connections: u32,
+    /// Write the JSON report here.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+impl LoadArgs {
+    fn settings(&self) -> anyhow::Result<RunSettings> {
+        Ok(RunSettings {
+            schedule: Schedule::new(self.rate, self.warmup_s, self.duration_s)?,
+            warmup_s: self.warmup_s,
+            duration_s: self.duration_s,
+            connections: self.connections,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+struct ServiceArgs {
+    /// The service's base URL.
+    #[arg(
+        long,
+        env = "OT_LOADTEST_BASE_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    base_url: String,
+    /// The terminal master key, hex (for a remote service); default: read the key store.
+    #[arg(long, env = "OT_LOADTEST_MASTER_KEY", hide_env_values = true)]
+    master_key_hex: Option<String>,
+    /// The key store directory holding `terminal-master.key`.
+    #[arg(long, env = "OT_KEY_DIR", default_value = DEFAULT_KEY_DIR)]
+    key_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+struct RawTargetArgs {
+    /// Redis for raw mode.
+    #[arg(
+        long,
+        env = "OT_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379",
+        hide_env_values = true
+    )]
+    redis_url: String,
+    /// Key prefix of raw mode's keys (cleared before and after each raw run).
+    #[arg(long, default_value = "ot-loadtest-raw")]
+    raw_prefix: String,
+}
+
+#[derive(Debug, Args)]
+struct SetupArgs {
+    #[command(flatten)]
+    workload: WorkloadArgs,
+    /// The service's base URL.
+    #[arg(
+        long,
+        env = "OT_LOADTEST_BASE_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    base_url: String,
+    /// An API key with the `terminals` scope (`oneticket admin-key create --scope terminals`).
+    #[arg(long, env = "OT_LOADTEST_API_KEY", hide_env_values = true)]
+    api_key: String,
+    /// Postgres, for riders, cards and wallets.
+    #[arg(
+        long,
+        env = "OT_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/oneticket",
+        hide_env_values = true
+    )]
+    database_url: String,
+    /// Redis, for the wallets' hot state.
+    #[arg(
+        long,
+        env = "OT_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379",
+        hide_env_values = true
+    )]
+    redis_url: String,
+    /// The service's Redis key prefix.
+    #[arg(long, env = "OT_REDIS_PREFIX", default_value = DEFAULT_REDIS_PREFIX)]
+    redis_prefix: String,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    workload: WorkloadArgs,
+    #[command(flatten)]
+    load: LoadArgs,
+    #[command(flatten)]
+    service: ServiceArgs,
+    /// Also run raw mode right after, with the same load, and print the ratio.
+    #[arg(long)]
+    and_raw: bool,
+    #[command(flatten)]
+    raw: RawTargetArgs,
+}
+
+#[derive(Debug, Args)]
+struct RawArgs {
+    #[command(flatten)]
+    workload: WorkloadArgs,
+    #[command(flatten)]
+    load: LoadArgs,
+    #[command(flatten)]
+    raw: RawTargetArgs,
+}
+
+#[derive(Debug, Args)]
+struct CompareArgs {
+    #[command(flatten)]
+    workload: WorkloadArgs,
+    #[command(flatten)]
+    load: LoadArgs,
+    #[command(flatten)]
+    service: ServiceArgs,
+    #[command(flatten)]
+    raw: RawTargetArgs,
+    /// Service/raw pairs (at least 3: single runs on a shared box vary by 2×).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(3..))]
+    pairs: u32,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // One generator thread: it shares the box with the service and Redis,
+    // and one thread drives tens of thousands of requests a second.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Setup(args) => setup_cmd(args).await,
+        Command::Run(args) => {
+            let workload = args.workload.workload()?;
+            let settings = args.load.settings()?;
+            let service = service_run(&args.service, &workload, settings).await?;
+            println!("{}", service.summary());
+            if args.and_raw {
+                let raw = raw_run(&args.raw, &workload, settings).await?;
+                println!("{}", raw.summary());
+                let pair = pair_of(service, raw);
+                println!("service/raw: {}%", pair.ratio_percent);
+                write_report(args.load.report.as_deref(), &pair)
+            } else {
+                write_report(args.load.report.as_deref(), &service)
+            }
+        }
+        Command::Raw(args) => {
+            let workload = args.workload.workload()?;
+            let report = raw_run(&args.raw, &workload, args.load.settings()?).await?;
+            println!("{}", report.summary());
+            write_report(args.load.report.as_deref(), &report)
+        }
+        Command::Compare(args) => {
+            let workload = args.workload.workload()?;
+            let settings = args.load.settings()?;
+            let mut pairs = Vec::new();
+            for n in 1..=args.pairs {
+                let service = service_run(&args.service, &workload, settings).await?;
+                let raw = raw_run(&args.raw, &workload, settings).await?;
+                let pair = pair_of(service, raw);
+                println!("pair {n}: {}", pair.service.summary());
+                println!("pair {n}: {}", pair.raw.summary());
+                println!("pair {n}: service/raw {}%", pair.ratio_percent);
+                pairs.push(pair);
+            }
+            let comparison = Comparison::of(pairs);
+            println!(
+                "median service/raw over {} pairs: {}%",
+                comparison.pairs.len(),
+                comparison.median_ratio_percent
+            );
+            write_report(args.load.report.as_deref(), &comparison)
+        }
+    }
+}
+
+fn pair_of(service: Report, raw: Report) -> Pair {
+    let ratio_percent = ratio_percent(service.decided_rate_per_s, raw.decided_rate_per_s);
+    Pair {
+        service,
+        raw,
+        ratio_percent,
+    }
+}
+
+fn write_report(path: Option<&Path>, report: &impl serde::Serialize) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        let json = serde_json::to_vec_pretty(report)?;
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// A boot epoch unique to this run: unix seconds now, and never the same
+/// as the previous run of this process.
+fn boot_epoch() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static LAST: AtomicU32 = AtomicU32::new(0);
+    let now = u32::try_from(unix_now_s()).unwrap_or(u32::MAX);
+    let previous = LAST.fetch_max(now, Ordering::Relaxed);
+    if previous >= now {
+        let next = previous.saturating_add(1);
+        LAST.store(next, Ordering::Relaxed);
+        next
+    } else {
+        now
+    }
+}
+
+fn master_key(args: &ServiceArgs) -> anyhow::Result<MasterKey> {
+    let hex_text = match &args.master_key_hex {
+        Some(text) => text.clone(),
+        None => {
+            let path = args.key_dir.join(TERMINAL_MASTER_FILE);
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {} (or pass --master-key-hex)", path.display()))?
+        }
+    };
+    let bytes = hex::decode(hex_text.trim()).context("the master key is not hex")?;
+    MasterKey::new(&bytes).context("the master key")
+}
+
+async fn service_run(
+    args: &ServiceArgs,
+    workload: &Arc<Workload>,
+    settings: RunSettings,
+) -> anyhow::Result<Report> {
+    let target = Target::resolve(&args.base_url).await?;
+    let driver = Arc::new(ServiceDriver::new(
+        target,
+        Arc::clone(workload),
+        &master_key(args)?,
+        boot_epoch(),
+    ));
+    runner::run(&driver, Mode::Service, settings).await
+}
+
+async fn raw_run(
+    args: &RawTargetArgs,
+    workload: &Arc<Workload>,
+    settings: RunSettings,
+) -> anyhow::Result<Report> {
+    let redis = store_redis::connect(&args.redis_url).await?;
+    let layout = Layout::new(
+        KeyPrefix::new(&args.raw_prefix).map_err(|e| anyhow::anyhow!("--raw-prefix: {e}"))?,
+    );
+    let setup = FareSetup::hcmc()?;
+    raw::clear(&redis, &layout).await?;
+    let driver = Arc::new(RawDriver::new(
+        redis.clone(),
+        layout.clone(),
+        Arc::clone(workload),
+        Payloads::of_bus_tap(&setup)?,
+        boot_epoch(),
+    ));
+    let report = runner::run(&driver, Mode::Raw, settings).await;
+    raw::clear(&redis, &layout).await?;
+    report
+}
+
+async fn setup_cmd(args: SetupArgs) -> anyhow::Result<()> {
+    let workload = args.workload.workload()?;
+    let target = Target::resolve(&args.base_url).await?;
+    let (registered, present) = setup::terminals(&target, &args.api_key, &workload).await?;
+    println!("terminals: {registered} registered, {present} already there");
+    let pool = store_pg::connect(&args.database_url, &store_pg::PoolSettings::default())
+        .await
+        .context("connecting to Postgres")?;
+    let redis = store_redis::connect(&args.redis_url)
+        .await
+        .context("connecting to Redis")?;
+    let layout = Layout::new(
+        KeyPrefix::new(&args.redis_prefix).map_err(|e| anyhow::anyhow!("--redis-prefix: {e}"))?,
+    );
+    let projection = Projection::new(redis, pool.clone(), layout, Arc::new(FareSetup::hcmc()?));
+    let (created, present) = setup::riders(
+        &store_pg::rider::Riders::new(pool.clone()),
+        &store_pg::ledger::Ledger::new(pool),
+        &projection,
+        &workload,
+    )
+    .await?;
+    println!("riders: {created} created, {present} already there (every wallet funded once)");
+    Ok(())
+}

@@ -1,0 +1,300 @@
+//! Service mode: signed `POST /v1/taps` over HTTP/1.1 keep-alive
+//! connections, exactly as a terminal sends them (card protocol §4).
+//!
+//! Each terminal's key is derived once from the master key; each request
+//! gets the next sequence number of its terminal under a boot epoch unique
+//! to the run, so every tap is new to the service (a repeat would be
+//! answered from the idempotency record and flatter the figures).
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use bytes::Bytes;
+use card_protocol::TerminalId;
+use card_protocol::request_auth::{
+    HEADER_SIGNATURE, HEADER_TERMINAL, HEADER_TIMESTAMP, MasterKey, RequestParts, TerminalKey,
+    derive_terminal_key, sign_request,
+};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use tokio::net::TcpStream;
+
+use crate::report::{ACCEPT, Outcome};
+use crate::runner::{Driver, Worker};
+use crate::workload::{Workload, tap};
+
+/// The tap endpoint.
+pub const TAPS_PATH: &str = "/v1/taps";
+
+/// Where the service listens, from `http://host:port`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// `host:port`, for the `Host` header.
+    pub authority: String,
+    /// The address to connect to.
+    pub addr: SocketAddr,
+}
+
+impl Target {
+    /// Parses and resolves `http://host:port` (no TLS: the generator runs
+    /// beside the service or behind its load balancer).
+    ///
+    /// # Errors
+    /// Not `http://`, no host, or the host does not resolve.
+    pub async fn resolve(base_url: &str) -> anyhow::Result<Target> {
+        let uri: hyper::Uri = base_url.parse().context("--base-url is not a URL")?;
+        anyhow::ensure!(
+            uri.scheme_str() == Some("http"),
+            "--base-url must be http://host:port"
+        );
+        let authority = uri
+            .authority()
+            .context("--base-url has no host")?
+            .as_str()
+            .to_owned();
+        let host = uri.host().context("--base-url has no host")?;
+        let port = uri.port_u16().unwrap_or(80);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let addr = tokio::net::lookup_host((host, port))
+            .await
+            .with_context(|| format!("resolving {host}"))?
+            .next()
+            .with_context(|| format!("{host} has no address"))?;
+        Ok(Target { authority, addr })
+    }
+}
+
+/// A signed request: the body and the three authentication headers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedTap {
+    /// The JSON body.
+    pub body: Vec<u8>,
+    /// `X-OT-Terminal`.
+    pub terminal: String,
+    /// `X-OT-Timestamp`.
+    pub timestamp: String,
+    /// `X-OT-Signature`.
+    pub signature: String,
+}
+
+/// Signs `body` for `POST /v1/taps` as `terminal` with `key` at `now_s`.
+///
+/// # Errors
+/// Only if the canonical parts were malformed (they are constants here).
+pub fn sign_tap(
+    key: &TerminalKey,
+    terminal: &TerminalId,
+    body: Vec<u8>,
+    now_s: u64,
+) -> anyhow::Result<SignedTap> {
+    let signature = sign_request(
+        key,
+        &RequestParts {
+            method: "POST",
+            path: TAPS_PATH,
+            body: &body,
+        },
+        now_s,
+        terminal,
+    )?;
+    Ok(SignedTap {
+        body,
+        terminal: terminal.as_str().to_owned(),
+        timestamp: now_s.to_string(),
+        signature,
+    })
+}
+
+/// Drives a running service.
+pub struct ServiceDriver {
+    target: Target,
+    workload: Arc<Workload>,
+    keys: Vec<TerminalKey>,
+    seqs: Vec<AtomicU64>,
+    boot_epoch: u32,
+}
+
+impl ServiceDriver {
+    /// A driver for `workload` against `target`, signing with keys derived
+    /// from `master`, under `boot_epoch` (unique per run).
+    #[must_use]
+    pub fn new(
+        target: Target,
+        workload: Arc<Workload>,
+        master: &MasterKey,
+        boot_epoch: u32,
+    ) -> ServiceDriver {
+        let keys: Vec<TerminalKey> = workload
+            .terminals()
+            .map(|t| derive_terminal_key(master, &t.id))
+            .collect();
+        let seqs = keys.iter().map(|_| AtomicU64::new(0)).collect();
+        ServiceDriver {
+            target,
+            workload,
+            keys,
+            seqs,
+            boot_epoch,
+        }
+    }
+
+    fn signed(&self, index: u64) -> anyhow::Result<SignedTap> {
+        let planned = self.workload.plan(index);
+        let seq = self
+            .seqs
+            .get(planned.terminal_index)
+            .context("a planned terminal is in the fleet")?
+            .fetch_add(1, Ordering::Relaxed)
+            + 1;
+        let now_s = unix_now_s();
+        let body = serde_json::to_vec(&tap(&planned, self.boot_epoch, seq, now_s))?;
+        let key = self
+            .keys
+            .get(planned.terminal_index)
+            .context("a planned terminal has a key")?;
+        sign_tap(key, &planned.terminal.id, body, now_s)
+    }
+}
+
+/// Unix seconds now (0 before 1970).
+#[must_use]
+pub fn unix_now_s() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// One keep-alive connection.
+pub struct ServiceWorker {
+    driver: Arc<ServiceDriver>,
+    sender: Option<SendRequest<Full<Bytes>>>,
+}
+
+async fn connect(target: &Target) -> anyhow::Result<SendRequest<Full<Bytes>>> {
+    let stream = TcpStream::connect(target.addr)
+        .await
+        .with_context(|| format!("connecting to {}", target.addr))?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        // The connection ends when the sender is dropped or the server
+        // closes it; the worker notices at its next send and reconnects.
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+impl Driver for Arc<ServiceDriver> {
+    type Worker = ServiceWorker;
+
+    async fn worker(&self, _n: u32) -> anyhow::Result<ServiceWorker> {
+        let sender = connect(&self.target).await?;
+        Ok(ServiceWorker {
+            driver: Arc::clone(self),
+            sender: Some(sender),
+        })
+    }
+}
+
+/// The fields of a decision the report counts.
+#[derive(Deserialize)]
+struct DecisionView<'a> {
+    decision: &'a str,
+    #[serde(default)]
+    reason: Option<&'a str>,
+}
+
+/// The `code` of a problem+json body.
+#[derive(Deserialize)]
+struct ProblemView<'a> {
+    code: &'a str,
+}
+
+/// The outcome of a response: `accept`, `deny:<reason>`, or
+/// `http_<status>:<code>`; and whether it is a decision.
+#[must_use]
+pub fn outcome_of(status: StatusCode, body: &[u8]) -> (Outcome, bool) {
+    if status == StatusCode::OK {
+        return match serde_json::from_slice::<DecisionView<'_>>(body) {
+            Ok(DecisionView {
+                decision: "accept", ..
+            }) => (Cow::Borrowed(ACCEPT), true),
+            Ok(DecisionView {
+                decision: "deny",
+                reason,
+            }) => (
+                Cow::Owned(format!("deny:{}", reason.unwrap_or("none"))),
+                true,
+            ),
+            _ => (Cow::Borrowed("http_200:unreadable_decision"), false),
+        };
+    }
+    let code =
+        serde_json::from_slice::<ProblemView<'_>>(body).map_or("no_problem_body", |p| p.code);
+    (
+        Cow::Owned(format!("http_{}:{code}", status.as_u16())),
+        false,
+    )
+}
+
+impl ServiceWorker {
+    async fn round_trip(&mut self, signed: SignedTap) -> Result<(StatusCode, Bytes), Outcome> {
+        let sender = match self.sender.as_mut() {
+            Some(sender) if !sender.is_closed() => sender,
+            _ => {
+                let fresh = connect(&self.driver.target)
+                    .await
+                    .map_err(|_| Cow::Borrowed("transport:connect"))?;
+                self.sender.insert(fresh)
+            }
+        };
+        sender
+            .ready()
+            .await
+            .map_err(|_| Cow::Borrowed("transport:closed"))?;
+        let request = Request::post(TAPS_PATH)
+            .header(hyper::header::HOST, self.driver.target.authority.as_str())
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(HEADER_TERMINAL, signed.terminal)
+            .header(HEADER_TIMESTAMP, signed.timestamp)
+            .header(HEADER_SIGNATURE, signed.signature)
+            .body(Full::new(Bytes::from(signed.body)))
+            .map_err(|_| Cow::Borrowed("transport:request"))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|_| Cow::Borrowed("transport:send"))?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|_| Cow::Borrowed("transport:body"))?
+            .to_bytes();
+        Ok((status, body))
+    }
+}
+
+impl Worker for ServiceWorker {
+    async fn send(&mut self, index: u64) -> (Outcome, bool) {
+        let signed = match self.driver.signed(index) {
+            Ok(signed) => signed,
+            Err(_) => return (Cow::Borrowed("generator:sign"), false),
+        };
+        match self.round_trip(signed).await {
+            Ok((status, body)) => outcome_of(status, &body),
+            Err(outcome) => {
+                // Drop the connection: the next send opens a fresh one.
+                self.sender = None;
+                (outcome, false)
+            }
+        }
+    }
+}
