@@ -15,8 +15,8 @@
 mod connection;
 pub mod hot;
 mod keys;
-pub mod streams;
 pub mod occupancy;
+pub mod streams;
 
 pub use connection::{
     CONNECTION_TIMEOUT_MS, RECONNECT_MAX_DELAY_MS, RECONNECT_RETRIES, RESPONSE_TIMEOUT_MS,
