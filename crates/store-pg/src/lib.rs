@@ -13,6 +13,10 @@
 //! - [`journal`]: terminal journal records, ack watermarks, pricing status.
 //! - [`hot_events`]: the stream ingest's bulk writes (taps, account events)
 //!   and the rebuild's reads.
+//! - [`rider_login`], [`idempotency`], [`rider_orders`], [`rider_history`]:
+//!   the rider API's logins and sessions, `Idempotency-Key` records, top-up
+//!   orders and pass purchases, and its read models (media, events, wallet
+//!   transfers).
 //! - [`parking`]: sites, capacities, tariff versions, rights, stays and
 //!   the audit of manual operations (schema `parking`).
 //! - [`settlement`]: the day-close job's records (schema `settlement`),
@@ -26,10 +30,14 @@ pub mod audit;
 pub mod deny_list;
 pub mod error;
 pub mod hot_events;
+pub mod idempotency;
 pub mod journal;
 pub mod ledger;
 pub mod parking;
 pub mod rider;
+pub mod rider_history;
+pub mod rider_login;
+pub mod rider_orders;
 mod rows;
 pub mod settlement;
 pub mod terminal;

@@ -13,7 +13,6 @@
 //! | `pass_limit` | 409 | the account already holds the most passes it may |
 //! | `medium_taken` | 409 | the card or token is already linked to an active account |
 //! | `account_busy` | 409 | the account changed concurrently too often; retry |
-//! | `ticket_unavailable` | 503 | no usable signing key (the key store needs a rotation) |
 
 use service_kit::ProblemType;
 
@@ -47,5 +46,3 @@ pub const MEDIUM_TAKEN: ProblemType = ProblemType::new(
 );
 pub const ACCOUNT_BUSY: ProblemType =
     ProblemType::new("account_busy", "The account is busy; retry");
-pub const TICKET_UNAVAILABLE: ProblemType =
-    ProblemType::new("ticket_unavailable", "No ticket can be issued right now");
