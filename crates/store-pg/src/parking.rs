@@ -966,6 +966,24 @@ impl ParkingStore {
         row.as_ref().map(stay_from).transpose()
     }
 
+    /// The stay the exit tap `exit` closed, if any.
+    ///
+    /// # Errors
+    /// The database failing.
+    pub async fn stay_closed_by(&self, exit: &TapKey) -> Result<Option<StayRecord>, StoreError> {
+        let (terminal, epoch, seq) = exit.columns()?;
+        let row = sqlx::query(&format!(
+            "SELECT {STAY_COLUMNS} FROM parking.stay \
+             WHERE exit_terminal_id = $1 AND exit_boot_epoch = $2 AND exit_seq = $3"
+        ))
+        .bind(terminal)
+        .bind(epoch)
+        .bind(seq)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(stay_from).transpose()
+    }
+
     /// A stay by id.
     ///
     /// # Errors

@@ -88,7 +88,7 @@ pub async fn run(_args: Args) -> anyhow::Result<()> {
             layout.prefix(),
         )
         .context("the parking sites")?,
-        feed: parking_service::FeedSettings::default(),
+        feed: parking_service::FeedSettings::from_env(&Env::process())?,
     });
     parking_service::seed(&parking, chrono::Utc::now())
         .await

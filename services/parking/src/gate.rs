@@ -398,7 +398,21 @@ pub(crate) async fn decide(
                 .ok_or_else(|| {
                     internal(format!("gate record with account {:?}", record.account))
                 })?;
-            (Some(account), None, normalised.and_then(|(_, p)| p), None)
+            // A QR retry answers with its ticket id again, as the first reply did.
+            let ticket_id = if matches!(tap.medium, Medium::Qr { .. }) {
+                let at_s = u64::try_from(record.event_ms / 1_000).unwrap_or(0);
+                taps::resolve(state.terminals(), tap, &key, at_s, input.source)
+                    .await?
+                    .1
+            } else {
+                None
+            };
+            (
+                Some(account),
+                ticket_id,
+                normalised.and_then(|(_, p)| p),
+                None,
+            )
         }
         (None, None) => (None, None, None, None),
         (None, Some((lookup, plate))) => {

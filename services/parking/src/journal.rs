@@ -301,6 +301,16 @@ async fn exit_without_entry(
     let tap = input.tap;
     let internal =
         |e: &dyn std::fmt::Display| GateError::Internal(ApiError::internal(e.to_string()));
+    // Done before (the outcome was not recorded): nothing to do twice.
+    if state
+        .store()
+        .stay_closed_by(&gate::tap_key(tap))
+        .await
+        .map_err(|e| internal(&e))?
+        .is_some()
+    {
+        return Ok(JournalOutcome::Applied);
+    }
     let assumed_at = input
         .event_time
         .checked_sub_signed(TimeDelta::seconds(ASSUMED_STAY_WITHOUT_ENTRY_S))

@@ -84,6 +84,26 @@ pub struct FeedSettings {
     pub client_ip: ClientIp,
 }
 
+impl FeedSettings {
+    /// The defaults, with the client IP taken from `X-Forwarded-For` when
+    /// `OT_TRUST_FORWARDED_FOR` is true (the same switch as the rider API's:
+    /// only behind a proxy that sets the header).
+    ///
+    /// # Errors
+    /// A value that is not a boolean.
+    pub fn from_env(env: &service_kit::Env) -> Result<FeedSettings, service_kit::EnvError> {
+        let forwarded = env.optional_or("OT_TRUST_FORWARDED_FOR", false)?;
+        Ok(FeedSettings {
+            client_ip: if forwarded {
+                ClientIp::ForwardedFor
+            } else {
+                ClientIp::Peer
+            },
+            ..FeedSettings::default()
+        })
+    }
+}
+
 impl Default for FeedSettings {
     fn default() -> Self {
         FeedSettings {

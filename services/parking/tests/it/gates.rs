@@ -451,3 +451,64 @@ async fn bad_requests_are_refused_and_change_nothing() {
     assert_eq!(rig.occupied("BTH-P").await, Some(1));
     assert_eq!(rig.count("SELECT count(*) FROM parking.stay").await, 1);
 }
+
+#[tokio::test]
+async fn a_qr_ticket_opens_the_gate_and_a_retry_answers_with_the_same_ticket() {
+    use base64::Engine as _;
+    use card_protocol::TicketId;
+    use card_protocol::ticket::{ProductCode, RiderCategoryCode};
+    use ledger::keyring::TicketRequest;
+    use store_pg::rider::{NewTicket, Riders};
+
+    let rig = Rig::new().await;
+    bth_gates(&rig).await;
+    let account = rig.rider("04a1b2c3", 20_000).await;
+    let now_s = rig.clock.now_s();
+    let ticket = rig
+        .ring
+        .issue(
+            &TicketRequest {
+                ticket_id: TicketId::from_bytes([5; 16]),
+                account_id: account,
+                holder: None,
+                product: ProductCode(1),
+                rider_category: RiderCategoryCode(0),
+                not_before_s: now_s - 60,
+                expires_s: now_s + 7 * 3_600,
+            },
+            now_s - 60,
+        )
+        .expect("issue");
+    Riders::new(rig.db.pool.clone())
+        .insert_ticket(
+            &NewTicket {
+                ticket_id: *ticket.ticket_id.as_bytes(),
+                account_id: account,
+                kid: [0; 4],
+                holder_key: None,
+                expires_at: time(T0_S + 7 * HOUR_S),
+            },
+            time(T0_S),
+        )
+        .await
+        .expect("ticket");
+    let qr = json!({"kind": "qr", "payload": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&ticket.qr)});
+
+    let (_, reply) = gate(
+        &rig,
+        &rig.router,
+        ENTRIES,
+        "BTH-E1",
+        &bth_entry(1, qr.clone()),
+    )
+    .await;
+    assert_eq!(verdict(&reply), accepted(0));
+    assert_eq!(reply["ticket_id"], json!(hex::encode([5u8; 16])));
+    rig.at(T0_S + 6 * HOUR_S);
+    let (_, first) = gate(&rig, &rig.router, EXITS, "BTH-X1", &bth_exit(1, qr.clone())).await;
+    assert_eq!(verdict(&first), accepted(4_000));
+    let (_, again) = gate(&rig, &rig.router, EXITS, "BTH-X1", &bth_exit(1, qr)).await;
+    assert_eq!(without_time(again), without_time(first.clone()));
+    assert_eq!(first["ticket_verdict"], json!("valid"));
+    assert_eq!(rig.balance(account).await, 16_000);
+}
