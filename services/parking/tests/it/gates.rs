@@ -512,3 +512,72 @@ async fn a_qr_ticket_opens_the_gate_and_a_retry_answers_with_the_same_ticket() {
     assert_eq!(first["ticket_verdict"], json!("valid"));
     assert_eq!(rig.balance(account).await, 16_000);
 }
+
+#[tokio::test]
+async fn gate_taps_and_stays_reach_postgres_for_settlement() {
+    let rig = Rig::new().await;
+    bth_gates(&rig).await;
+    let account = rig.rider("04a1b2c3", 20_000).await;
+    let (_, reply) = gate(
+        &rig,
+        &rig.router,
+        ENTRIES,
+        "BTH-E1",
+        &bth_entry(1, card("04a1b2c3")),
+    )
+    .await;
+    assert_eq!(verdict(&reply), accepted(0));
+    rig.at(T0_S + 2 * HOUR_S);
+    let (_, reply) = gate(
+        &rig,
+        &rig.router,
+        EXITS,
+        "BTH-X1",
+        &bth_exit(1, card("04a1b2c3")),
+    )
+    .await;
+    assert_eq!(verdict(&reply), accepted(4_000));
+    let (_, reply) = gate(
+        &rig,
+        &rig.router,
+        EXITS,
+        "BTH-X1",
+        &bth_exit(2, card("04a1b2c3")),
+    )
+    .await;
+    assert_eq!(verdict(&reply), denied("no_open_stay"));
+
+    let mut settings = projection::ingest::IngestSettings::new("parking-test");
+    settings.block_ms = 100;
+    let ingest = projection::ingest::Ingest::new(
+        rig.redis.clone(),
+        rig.redis.clone(),
+        rig.db.pool.clone(),
+        &rig.layout,
+        settings,
+    )
+    .await
+    .expect("ingest");
+    ingest.drain().await.expect("drain");
+    // Every gate tap, accepted or denied, with its lot, gate and class.
+    assert_eq!(
+        rig.count(
+            "SELECT count(*) FROM transit.tap WHERE lot_id = 'BTH-P' AND vehicle_class = 'motorbike' \
+             AND event_kind IN ('parking_entry', 'parking_exit') AND gate_id IN ('E1', 'X1')"
+        )
+        .await,
+        3
+    );
+    // The accepted ones as the account's events settlement re-prices.
+    let events: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT kind, amount_vnd FROM rider.account_event WHERE account_id = $1 AND lot_id = 'BTH-P' ORDER BY version",
+    )
+    .bind(account.as_uuid())
+    .fetch_all(&rig.db.pool)
+    .await
+    .expect("events");
+    assert_eq!(
+        events,
+        [("park_in".to_owned(), 0), ("park_out".to_owned(), 4_000)]
+    );
+}
