@@ -977,6 +977,105 @@ mod tests {
         );
     }
 
+    /// One step of a random history.
+    #[derive(Clone, Copy, Debug)]
+    enum Op {
+        Entry(u8),
+        Exit(u8),
+        Settle(u8, bool),
+        Set(u32),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0u8..8).prop_map(Op::Entry),
+            (0u8..8).prop_map(Op::Exit),
+            (0u8..8, any::<bool>()).prop_map(|(t, a)| Op::Settle(t, a)),
+            (0u32..=CAPACITY + 1).prop_map(Op::Set),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever the order of begins, settles (repeated or not) and
+        /// corrections, the counter follows the model and stays in
+        /// `[0, capacity]`.
+        #[test]
+        fn the_counter_follows_the_model_and_stays_in_bounds(ops in proptest::collection::vec(op(), 1..40)) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let (mut c, keys) = lot().await;
+                init(&mut c, &keys, 0, CAPACITY, NOW_MS, false).await.expect("init");
+                let mut n: u32 = 0;
+                let mut steps: std::collections::HashMap<u8, Step> = std::collections::HashMap::new();
+                for op in ops {
+                    match op {
+                        Op::Entry(t) | Op::Exit(t) => {
+                            let tap = format!("t:0:{t}");
+                            let begun = match op {
+                                Op::Entry(_) => begin_entry(&mut c, &keys, new_record(&tap), CAPACITY).await,
+                                _ => begin_exit(&mut c, &keys, new_record(&tap)).await,
+                            }
+                            .expect("runs");
+                            if let Some(step) = steps.get(&t) {
+                                assert!(matches!(begun, Begun::Seen(Record { step: s, .. }) if s == *step), "{begun:?}");
+                            } else {
+                                let step = match op {
+                                    Op::Entry(_) if n >= CAPACITY => Step::Full,
+                                    Op::Entry(_) => {
+                                        n += 1;
+                                        Step::Held
+                                    }
+                                    _ => Step::Exiting,
+                                };
+                                assert_eq!(begun, Begun::New { step, occupied: n });
+                                steps.insert(t, step);
+                            }
+                        }
+                        Op::Settle(t, accept) => {
+                            let answer = if accept { Answer::Accept } else { Answer::Deny };
+                            let settled = settle(&mut c, &keys, &format!("t:0:{t}"), answer, NOW_MS).await.expect("runs");
+                            match steps.get(&t).copied() {
+                                None => assert_eq!(settled, None),
+                                Some(step) => {
+                                    let next = match (step, accept) {
+                                        (Step::Held, true) => Step::In,
+                                        (Step::Held, false) => Step::Released,
+                                        (Step::Exiting, true) => Step::Out,
+                                        (Step::Exiting, false) => Step::Kept,
+                                        (other, _) => other,
+                                    };
+                                    if matches!((step, next), (Step::Held, Step::Released) | (Step::Exiting, Step::Out)) {
+                                        n = n.saturating_sub(1);
+                                    }
+                                    steps.insert(t, next);
+                                    assert_eq!(settled, Some((next, n)));
+                                }
+                            }
+                        }
+                        Op::Set(counted) => {
+                            let set = set(&mut c, &keys, counted, CAPACITY, NOW_MS).await.expect("runs");
+                            if counted > CAPACITY {
+                                assert_eq!(set, Err(AboveCapacity));
+                            } else {
+                                assert_eq!(set, Ok(Some(n)));
+                                n = counted;
+                            }
+                        }
+                    }
+                    let occupied = read(&mut c, &keys).await.expect("runs").map(|o| o.occupied);
+                    assert_eq!(occupied, Some(n));
+                    assert!(n <= CAPACITY);
+                }
+            });
+        }
+    }
+
     #[tokio::test]
     async fn concurrent_entries_never_pass_capacity() {
         let (c, keys) = lot().await;
