@@ -1,5 +1,6 @@
 //! `oneticket audit`: rebuild every ledger balance from its transfers, check
-//! conservation and every constraint, and exit non-zero naming what is wrong.
+//! conservation and every constraint, check that every settled account-day
+//! is what the ledger holds for it, and exit non-zero naming what is wrong.
 
 use std::process::ExitCode;
 
@@ -27,6 +28,15 @@ async fn audit(_args: Args) -> anyhow::Result<bool> {
         .await
         .with_context(|| format!("connecting to {}", url.redacted()))?;
     let report = store_pg::audit(&pool).await.context("running the audit")?;
+    // Settlement: every settled account-day's recorded rider debits equal
+    // the net wallet outflow of the ledger transfers carrying its reference.
+    let settled = store_pg::settlement::audit_settlement(&pool)
+        .await
+        .context("auditing settlement")?;
+    println!("settlement audit: {} findings", settled.len());
+    for finding in &settled {
+        println!("  FAIL {finding:?}");
+    }
     {
         println!(
             "audit: {} accounts, {} transfers replayed, {} findings",
@@ -39,12 +49,12 @@ async fn audit(_args: Args) -> anyhow::Result<bool> {
         }
         println!(
             "{}",
-            if report.findings.is_empty() {
+            if report.findings.is_empty() && settled.is_empty() {
                 "audit passed"
             } else {
                 "audit FAILED"
             }
         );
     }
-    Ok(report.findings.is_empty())
+    Ok(report.findings.is_empty() && settled.is_empty())
 }

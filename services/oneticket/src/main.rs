@@ -12,6 +12,7 @@ mod keys_cmd;
 mod keystore;
 mod migrate_cmd;
 mod serve_cmd;
+mod settle_cmd;
 
 use std::process::ExitCode;
 
@@ -44,6 +45,8 @@ enum Command {
     Fares(fares_cmd::Command),
     /// Rebuild every ledger balance from its transfers and check every invariant.
     Audit(audit_cmd::Args),
+    /// Close service days: re-price, pay every operator, write statements.
+    Settle(settle_cmd::Args),
     /// The Redis hot state: rebuild accounts from Postgres.
     #[command(subcommand)]
     Hot(hot_cmd::Command),
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve_cmd::run(args))),
         Command::Migrate(args) => runtime().and_then(|rt| rt.block_on(migrate_cmd::run(args))),
         Command::Audit(args) => return audit_cmd::run(args),
+        Command::Settle(args) => return settle_cmd::run(args),
         Command::Hot(command) => runtime().and_then(|rt| rt.block_on(hot_cmd::run(command))),
         Command::AdminKey(command) => {
             runtime().and_then(|rt| rt.block_on(admin_key_cmd::run(command)))

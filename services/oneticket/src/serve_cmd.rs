@@ -112,6 +112,10 @@ pub async fn run(_args: Args) -> anyhow::Result<()> {
     )
     .await
     .context("starting the stream ingest")?;
+    // Settlement: closes each service day once its grace has passed.
+    let settle = crate::settle_cmd::start_worker(pool.clone(), chrono::Utc::now())
+        .await
+        .context("starting the settlement worker")?;
 
     let app = axum::Router::new()
         .merge(health.router())
@@ -121,6 +125,9 @@ pub async fn run(_args: Args) -> anyhow::Result<()> {
     let served = service_kit::serve(app, &settings, service_kit::shutdown_signal()).await;
     ingest.stop().await;
     parking_workers.stop().await;
+    if let Some(settle) = settle {
+        settle.stop().await;
+    }
     served?;
     tracing::info!("oneticket stopped");
     Ok(())

@@ -693,6 +693,81 @@ impl Settler {
     }
 }
 
+impl Settler {
+    /// The plans of up to `limit` settled account-days of `day` after
+    /// `after` (in account order), re-planned read-only from the same
+    /// inputs, with their event rows: what the exports list line by line.
+    /// Returns the page's last account (`None`: no more pages) and the
+    /// plans. An account-day that no longer plans is skipped (it was
+    /// settled under another configuration).
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn settled_plans(
+        &self,
+        day: NaiveDate,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<(Option<Uuid>, Vec<(Vec<EventInput>, DayPlan)>), SettleError> {
+        let accounts: Vec<Uuid> = self
+            .store
+            .account_totals(day, after, limit)
+            .await?
+            .into_iter()
+            .map(|a| a.account_id)
+            .collect();
+        let Some(last) = accounts.last().copied() else {
+            return Ok((None, Vec::new()));
+        };
+        let mut events: BTreeMap<Uuid, Vec<EventInput>> = BTreeMap::new();
+        for row in self.store.events(day, &accounts).await? {
+            events.entry(row.account_id).or_default().push(row);
+        }
+        let starts: BTreeMap<Uuid, serde_json::Value> = self
+            .store
+            .starts(day, &accounts)
+            .await?
+            .into_iter()
+            .map(|r| (r.account_id, r.carry))
+            .collect();
+        let mut plans = Vec::with_capacity(accounts.len());
+        for account in accounts {
+            let rows = events.remove(&account).unwrap_or_default();
+            let start: Carry = match starts.get(&account) {
+                Some(json) => match serde_json::from_value(json.clone()) {
+                    Ok(carry) => carry,
+                    Err(_) => continue,
+                },
+                None => Carry::default(),
+            };
+            let Ok(wallet) = AccountId::new(account) else {
+                continue;
+            };
+            let Ok(day_events) = rows
+                .iter()
+                .map(|r| day_event(&self.engine, r))
+                .collect::<Result<Vec<_>, _>>()
+            else {
+                continue;
+            };
+            match plan_day(
+                &self.engine,
+                &self.chart,
+                wallet,
+                ServiceDay::from_date(day),
+                &start,
+                &day_events,
+            ) {
+                Ok(plan) => plans.push((rows, plan)),
+                Err(error) => {
+                    tracing::warn!(%account, %day, %error, "settled account-day no longer plans")
+                }
+            }
+        }
+        Ok((Some(last), plans))
+    }
+}
+
 /// Adds the transfers the ledger created for `chunk` to the report.
 fn count(report: &mut DayReport, chunk: &[Work], outcomes: &[ledger::Outcome]) {
     let created = outcomes

@@ -3,5 +3,6 @@
 
 mod cli;
 mod parking;
+mod settle;
 mod terminal_api;
 mod tidy;

@@ -263,3 +263,121 @@ async fn a_run_stopped_midway_and_run_again_gives_identical_totals() {
     check_final(&w, 0, 0).await;
     db.drop_now().await;
 }
+
+#[tokio::test]
+async fn outputs_explain_every_dong() {
+    let (db, mut w) = seeded(true).await;
+    w.unknown_tap("BUS19-1", "03-02T08:30").await;
+    w.settle(Settings::default()).await;
+    let out = std::env::temp_dir().join(format!("ot-settle-{}", uuid::Uuid::new_v4().simple()));
+    let settler = w.settler(Settings::default()).await;
+    let written = settlement::outputs::write_day(&settler, day(), &out)
+        .await
+        .unwrap();
+
+    // The statement: net revenue per operator, as derived in the module docs.
+    let statement = std::fs::read_to_string(written.dir.join("statement.csv")).unwrap();
+    let lines: Vec<&str> = statement.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "service_day,operator_id,accounts,legs,full_fares_vnd,discounts_vnd,\
+             cap_reductions_vnd,fares_charged_vnd,fares_settled_vnd,incomplete_vnd,\
+             pass_recognised_vnd,parking_vnd,net_revenue_vnd,adjustments_vnd",
+            "2026-03-02,HURC1,4,5,64000,3000,0,61000,57545,19000,50000,4000,130545,0",
+            "2026-03-02,SAMCO,2,2,12000,0,4000,8000,11455,0,0,0,11455,0",
+        ]
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(written.dir.join("statement.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["net_revenue_vnd"], 142_000);
+
+    // TIDES: one row per accepted transaction: A 7, B 6, C 4, D 5 (its two
+    // tap ins, the first trip's incomplete charge, the tap out, the top-up).
+    let mut tides = csv::Reader::from_path(written.dir.join("fare_transactions.csv")).unwrap();
+    let headers: Vec<String> = tides.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(headers, settlement::outputs::TIDES_COLUMNS);
+    let rows: Vec<csv::StringRecord> = tides.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 22);
+    let field = |row: &csv::StringRecord, name: &str| {
+        row.get(headers.iter().position(|h| h == name).unwrap())
+            .unwrap()
+            .to_owned()
+    };
+    let by_action = |device: &str, action: &str| {
+        rows.iter()
+            .filter(|r| field(r, "device_id") == device && field(r, "fare_action") == action)
+            .map(|r| {
+                (
+                    field(r, "amount"),
+                    field(r, "fare_capped"),
+                    field(r, "rider_category"),
+                    field(r, "fare_product"),
+                    field(r, "media_type"),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let row = |amount: &str, capped: &str, category: &str, product: &str| {
+        (
+            amount.to_owned(),
+            capped.to_owned(),
+            category.to_owned(),
+            product.to_owned(),
+            "Smart card or ticket".to_owned(),
+        )
+    };
+    // A's bus 6,000; B's bus capped at 2,000 (what B paid; the operators'
+    // apportionment is in the statement).
+    assert_eq!(
+        by_action("BUS19-1", "Enter"),
+        [
+            row("6000", "false", "adult", "Single ride"),
+            row("2000", "true", "adult", "Single ride")
+        ]
+    );
+    // A's tap out after the bus: a transfer exit, 16,000.
+    assert_eq!(
+        by_action("BXS-G1", "Transfer exit"),
+        [row("16000", "false", "", "Single ride")]
+    );
+    let total: i64 = rows
+        .iter()
+        .filter(|r| field(r, "fare_action") != "Add")
+        .map(|r| field(r, "amount").parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(total, 282_000, "every dong the riders paid");
+
+    // Reconciliation: balanced totals, nothing differs, the unknown card.
+    let r = &written.reconciliation;
+    assert!(r.totals.balanced);
+    assert_eq!(
+        (
+            r.totals.rider_debits_vnd,
+            r.totals.operator_credits_vnd,
+            r.totals.pass_sales_vnd,
+            r.totals.pass_recognitions_vnd
+        ),
+        (282_000, 142_000, 190_000, 50_000)
+    );
+    assert!(r.differences.is_empty());
+    assert!(r.failures.is_empty());
+    assert_eq!(r.unknown_media.len(), 1);
+    assert_eq!(
+        (
+            r.unknown_media[0].terminal_id.as_str(),
+            r.unknown_media[0].taps,
+            r.unknown_media[0].accepted
+        ),
+        ("BUS19-1", 1, 0)
+    );
+    // No terminal uploaded a journal: every tap's seq is still missing from it.
+    assert!(
+        r.journal_gaps
+            .iter()
+            .all(|g| g.watermark == 0 && g.missing == g.max_seq_seen)
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+    db.drop_now().await;
+}

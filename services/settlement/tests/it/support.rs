@@ -421,3 +421,28 @@ pub async fn unearned(pool: &PgPool) -> i64 {
         .expect("small")
         .as_vnd()
 }
+
+impl World {
+    /// A tap whose medium resolved to no account, denied at the gate.
+    pub async fn unknown_tap(&mut self, terminal: &str, at: &str) {
+        let at = DateTime::parse_from_rfc3339(&format!("2026-{at}:00+07:00"))
+            .expect("MM-DDTHH:MM")
+            .to_utc();
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        sqlx::query(
+            "INSERT INTO transit.tap (terminal_id, boot_epoch, seq, source, device_time, \
+             event_time, service_day, event_kind, route_id, operator_id, medium_kind, decision, \
+             reason, amount_vnd, config_id, decided_at) \
+             VALUES ($1, 0, $2, 'online', $3, $3, $4, 'bus_boarding', '19', 'samco', 'bank_card', \
+             'deny', 'unknown_medium', 0, 'test', $3)",
+        )
+        .bind(terminal)
+        .bind(seq)
+        .bind(at)
+        .bind(day())
+        .execute(&self.pool)
+        .await
+        .expect("tap inserted");
+    }
+}
