@@ -117,10 +117,46 @@ pub async fn run(_args: Args) -> anyhow::Result<()> {
         .await
         .context("starting the settlement worker")?;
 
+    // Rider API: the app's accounts, top-ups, passes and QR tickets. The
+    // ticket ring is re-read from the key store, so `keys rotate` needs no
+    // restart; sandbox payments (the default) stay inside this process.
+    let rider_settings = rider_api::settings::RiderSettings::from_env(&Env::process())?;
+    if rider_settings.payments == rider_api::settings::PaymentMode::Sandbox {
+        tracing::warn!("top-ups go to the local sandbox provider (OT_VNPAY_MODE=sandbox)");
+    }
+    let ring_store = keys.clone();
+    let rider_api = rider_api::AppState::new(rider_api::Parts {
+        pool: pool.clone(),
+        redis: redis.clone(),
+        key_prefix: layout
+            .prefix()
+            .child("rider")
+            .context("the rider API's key prefix")?,
+        projection: fare_validation.projection().clone(),
+        passes: rider_api::passes::PassCatalog::hcmc(
+            fare_validation.projection().setup().engine(),
+        )?,
+        tickets: rider_api::tickets::Tickets::new(move || {
+            ring_store.ring().map(|file| file.ring).map_err(Into::into)
+        })
+        .context("the ticket signing ring")?,
+        payments: rider_api::payments::Payments::from_mode(
+            &rider_settings.payments,
+            &rider_settings.public_url,
+            &ring::rand::SystemRandom::new(),
+        )?,
+        passwords: rider_api::password::Passwords::new()?,
+        clock: Arc::new(rider_api::clock::SystemClock),
+        settings: rider_settings,
+    })
+    .await
+    .context("starting the rider API")?;
+
     let app = axum::Router::new()
         .merge(health.router())
         .merge(fare_validation::router(fare_validation))
-        .merge(parking_service::router(parking));
+        .merge(parking_service::router(parking))
+        .merge(rider_api::router(rider_api));
     let app = service_kit::layers::apply(app, settings.http);
     let served = service_kit::serve(app, &settings, service_kit::shutdown_signal()).await;
     ingest.stop().await;

@@ -3,6 +3,7 @@
 
 mod cli;
 mod parking;
+mod rider_api;
 mod settle;
 mod terminal_api;
 mod tidy;
