@@ -24,7 +24,8 @@ use crate::ProjectionError;
 use crate::cache::Cache;
 use crate::keys::{EventKey, Layout, RequestHash, Shard};
 use crate::record::{
-    RecordedEvent, RecordedKind, Reply, StreamEntry, TapContext, decode_state, encode_state,
+    RecordedEvent, RecordedKind, Reply, StreamEntry, StreamEntryRef, TapContext, decode_state,
+    encode_state,
 };
 use crate::setup::FareSetup;
 
@@ -174,7 +175,10 @@ impl Projection {
     ///
     /// # Errors
     /// See [`ProjectionError`]; nothing changed.
-    #[tracing::instrument(skip_all, fields(account_id = %change.account, key = %change.key))]
+    ///
+    /// The span is debug-level: it would format two fields per tap, and at
+    /// the default `info` level the request's own span already names it.
+    #[tracing::instrument(level = "debug", skip_all, fields(account_id = %change.account, key = %change.key))]
     pub async fn apply(&self, change: Change<'_>) -> Result<Applied, ProjectionError> {
         let inner = &self.inner;
         let setup = &inner.setup;
@@ -196,18 +200,17 @@ impl Projection {
             let changed = decided.outcome.decision == Decision::Accept
                 && decided.state.version != current.state.version;
             let reply = Reply::of_outcome(engine, &decided.outcome, decided.state.version);
-            let entry = StreamEntry {
-                key: change.key.as_str().to_owned(),
+            let entry = serde_json::to_vec(&StreamEntryRef {
+                key: change.key.as_str(),
                 account_id: Some(account.as_uuid()),
                 changed,
-                event: Some(recorded.clone()),
-                reply: reply.clone(),
-                tap: change.tap.clone(),
-                config_id: setup.config_id().as_str().to_owned(),
+                event: Some(&recorded),
+                reply: &reply,
+                tap: change.tap.as_ref(),
+                config_id: setup.config_id().as_str(),
                 decided_at_ms: change.now.timestamp_millis(),
-            };
-            let entry =
-                serde_json::to_vec(&entry).map_err(|e| ProjectionError::Corrupt(e.to_string()))?;
+            })
+            .map_err(|e| ProjectionError::Corrupt(e.to_string()))?;
             let reply_bytes =
                 serde_json::to_vec(&reply).map_err(|e| ProjectionError::Corrupt(e.to_string()))?;
             let new_state = if changed {

@@ -200,39 +200,60 @@ impl AppState {
 
     /// A registered terminal, reloading the registry when it is stale or the
     /// id is unknown (at most every `REGISTRY_MISS_RELOAD_MS`).
+    ///
+    /// Reloads are single-flight: of the requests that find the registry
+    /// stale, one reloads it and the others go on with the registry they
+    /// hold (a known terminal) or wait for that reload (an unknown id, or
+    /// no registry yet) — never one reload each.
     pub(crate) async fn terminal(
         &self,
         id: &str,
     ) -> Result<Option<TerminalRecord>, store_pg::StoreError> {
-        let (found, age) = {
-            let registry = self
-                .inner
-                .registry
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            (
-                registry.terminals.get(id).cloned(),
-                registry.loaded_at.map(|at| at.elapsed()),
-            )
-        };
+        let (found, loaded_at) = self.registry_entry(id);
+        let age = loaded_at.map(|at| at.elapsed());
         let stale = age.is_none_or(|a| a >= Duration::from_millis(REGISTRY_REFRESH_MS));
         let miss_reload = found.is_none()
             && age.is_none_or(|a| a >= Duration::from_millis(REGISTRY_MISS_RELOAD_MS));
+        if found.is_some() && stale {
+            // Whoever takes the lock reloads (and gets the fresh record);
+            // the others keep the record they hold, at most one reload old.
+            if let Ok(_guard) = self.inner.registry_reload.try_lock() {
+                if self.registry_entry(id).1 == loaded_at {
+                    self.load_registry().await?;
+                }
+                return Ok(self.registry_entry(id).0);
+            }
+            return Ok(found);
+        }
         if stale || miss_reload {
-            self.reload_registry().await?;
-            let registry = self
-                .inner
-                .registry
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            return Ok(registry.terminals.get(id).cloned());
+            let _guard = self.inner.registry_reload.lock().await;
+            // A reload that finished while we waited answers for us.
+            if self.registry_entry(id).1 == loaded_at {
+                self.load_registry().await?;
+            }
+            return Ok(self.registry_entry(id).0);
         }
         Ok(found)
+    }
+
+    /// The registry's record of `id` and when the registry was loaded.
+    fn registry_entry(&self, id: &str) -> (Option<TerminalRecord>, Option<Instant>) {
+        let registry = self
+            .inner
+            .registry
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (registry.terminals.get(id).cloned(), registry.loaded_at)
     }
 
     /// Reloads the terminal registry now (after an admin change).
     pub(crate) async fn reload_registry(&self) -> Result<(), store_pg::StoreError> {
         let _guard = self.inner.registry_reload.lock().await;
+        self.load_registry().await
+    }
+
+    /// Loads the registry; the caller holds `registry_reload`.
+    async fn load_registry(&self) -> Result<(), store_pg::StoreError> {
         let all = self.inner.terminals.all().await?;
         let map: HashMap<String, TerminalRecord> = all
             .into_iter()
@@ -278,22 +299,30 @@ impl AppState {
 
     /// Whether an entry is on the deny list (refreshed every
     /// `DENY_LIST_REFRESH_MS`).
+    ///
+    /// Single-flight like the registry: when a check is due, one request
+    /// checks the version (and reloads if it moved) while the others use the
+    /// list they hold; only before the first load does everyone wait.
     pub(crate) async fn denied(
         &self,
         kind: DenyKind,
         value: &str,
     ) -> Result<bool, store_pg::StoreError> {
-        let due = {
-            let deny = self
-                .inner
-                .deny
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            deny.checked_at
-                .is_none_or(|at| at.elapsed() >= Duration::from_millis(DENY_LIST_REFRESH_MS))
-        };
+        let checked_at = self.deny_checked_at();
+        let due =
+            checked_at.is_none_or(|at| at.elapsed() >= Duration::from_millis(DENY_LIST_REFRESH_MS));
         if due {
-            self.refresh_deny_list().await?;
+            let guard = if checked_at.is_none() {
+                Some(self.inner.deny_reload.lock().await)
+            } else {
+                self.inner.deny_reload.try_lock().ok()
+            };
+            // A check that finished while we waited answers for us.
+            if let Some(_guard) = guard
+                && self.deny_checked_at() == checked_at
+            {
+                self.load_deny_list().await?;
+            }
         }
         let deny = self
             .inner
@@ -303,9 +332,23 @@ impl AppState {
         Ok(deny.entries.contains(&(kind, value.to_owned())))
     }
 
+    fn deny_checked_at(&self) -> Option<Instant> {
+        self.inner
+            .deny
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .checked_at
+    }
+
     /// Reloads the deny list if its version moved.
     pub(crate) async fn refresh_deny_list(&self) -> Result<(), store_pg::StoreError> {
         let _guard = self.inner.deny_reload.lock().await;
+        self.load_deny_list().await
+    }
+
+    /// Checks the version and reloads on a change; the caller holds
+    /// `deny_reload`.
+    async fn load_deny_list(&self) -> Result<(), store_pg::StoreError> {
         let version = self.inner.deny_list.version().await?;
         let held = self
             .inner
