@@ -1,6 +1,7 @@
 //! Read models of the rider API: an account's media, its recorded events
 //! (the fold input the projection writes to `rider.account_event`, from which
-//! trips and parking stays are built), and its wallet's ledger transfers,
+//! trips and parking stays are built) with whether settlement has posted
+//! them (`settlement.account_day`), and its wallet's ledger transfers,
 //! newest first with keyset cursors.
 //!
 //! **Boundary:** reads only; every query is scoped to one account, so a
@@ -68,6 +69,9 @@ pub struct AccountEventRow {
     pub fare_product_id: Option<String>,
     /// The terminal of a tap.
     pub terminal_id: Option<String>,
+    /// Whether settlement has posted the event's day since the event was
+    /// stored (a later event of a settled day waits for the next run).
+    pub settled: bool,
 }
 
 /// Read models for riders.
@@ -89,9 +93,10 @@ fn medium_from_row(row: &sqlx::postgres::PgRow) -> Result<MediumRow, StoreError>
     })
 }
 
-const EVENT_COLUMNS: &str = "version, event_key, kind, event_time, service_day, route_id, \
-     station_id, lot_id, product_id, category_id, top_up_vnd, amount_vnd, balance_vnd, reason, \
-     pass_id, fare_product_id, terminal_id";
+const EVENT_COLUMNS: &str = "e.version, e.event_key, e.kind, e.event_time, e.service_day, \
+     e.route_id, e.station_id, e.lot_id, e.product_id, e.category_id, e.top_up_vnd, e.amount_vnd, \
+     e.balance_vnd, e.reason, e.pass_id, e.fare_product_id, e.terminal_id, \
+     COALESCE(d.settled_at >= e.ingested_at, false) AS settled";
 
 fn event_from_row(row: &sqlx::postgres::PgRow) -> Result<AccountEventRow, StoreError> {
     Ok(AccountEventRow {
@@ -112,6 +117,7 @@ fn event_from_row(row: &sqlx::postgres::PgRow) -> Result<AccountEventRow, StoreE
         pass_id: row.try_get("pass_id")?,
         fare_product_id: row.try_get("fare_product_id")?,
         terminal_id: row.try_get("terminal_id")?,
+        settled: row.try_get("settled")?,
     })
 }
 
@@ -179,8 +185,11 @@ impl RiderHistory {
     ) -> Result<Vec<AccountEventRow>, StoreError> {
         let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
         let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM rider.account_event WHERE account_id = $1 \
-             AND kind = ANY($2) AND version < $3 ORDER BY version DESC LIMIT $4"
+            "SELECT {EVENT_COLUMNS} FROM rider.account_event e \
+             LEFT JOIN settlement.account_day d \
+               ON d.account_id = e.account_id AND d.service_day = e.service_day \
+             WHERE e.account_id = $1 AND e.kind = ANY($2) AND e.version < $3 \
+             ORDER BY e.version DESC LIMIT $4"
         );
         let rows = sqlx::query(&sql)
             .bind(account_id.as_uuid())

@@ -280,4 +280,23 @@ impl RiderLogins {
         .rows_affected();
         Ok(updated == 1)
     }
+
+    /// Deletes sessions that ended (expired, revoked, or unused) before
+    /// `before`, at most `limit`; returns how many went.
+    pub async fn purge_sessions(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let deleted = sqlx::query(
+            "DELETE FROM rider.session WHERE session_id IN (SELECT session_id FROM rider.session \
+             WHERE expires_at < $1 OR revoked_at < $1 OR last_seen_at < $1 LIMIT $2)",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(deleted)
+    }
 }

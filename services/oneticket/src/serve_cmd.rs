@@ -151,6 +151,7 @@ pub async fn run(_args: Args) -> anyhow::Result<()> {
     })
     .await
     .context("starting the rider API")?;
+    let rider_housekeeping = rider_api::worker::Maintenance::start(rider_api.clone());
 
     let app = axum::Router::new()
         .merge(health.router())
@@ -161,6 +162,7 @@ pub async fn run(_args: Args) -> anyhow::Result<()> {
     let served = service_kit::serve(app, &settings, service_kit::shutdown_signal()).await;
     ingest.stop().await;
     parking_workers.stop().await;
+    rider_housekeeping.stop().await;
     if let Some(settle) = settle {
         settle.stop().await;
     }

@@ -27,6 +27,7 @@
 //! - [`ratelimit`]: fixed-window limits in Redis.
 //! - [`password`], [`token`], [`login`]: argon2id, session tokens,
 //!   normalised logins.
+//! - [`worker`]: housekeeping (old idempotency records, ended sessions).
 //! - [`settings`], [`problems`], [`clock`].
 //!
 //! **Invariant:** a rider reaches only their own rows: every id-bearing
@@ -52,6 +53,7 @@ pub mod state;
 pub mod tickets;
 pub mod token;
 pub mod vnpay;
+pub mod worker;
 
 pub use routes::router;
 pub use state::{AppState, Parts};

@@ -8,7 +8,9 @@
 //! A metro trip's fare is the hold taken at the tap in plus what the tap out
 //! gave back; a tap in with no tap out is `open` while the hot state still
 //! has it open, else `incomplete` (charged the hold). Fares are
-//! `provisional` until settlement has posted the rider's day.
+//! `provisional` until settlement has posted the rider's day
+//! (`settlement.account_day` settled after the events were stored), then
+//! `settled`.
 
 use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -155,8 +157,20 @@ pub struct ReceiptView {
     pub valid_until: Option<NaiveDate>,
 }
 
-/// How far a trip or stay went, from its events.
+/// A charge the gates and the app made, not yet posted by settlement.
 const PROVISIONAL: &str = "provisional";
+/// A charge settlement has posted to the ledger.
+const SETTLED: &str = "settled";
+
+/// Settled when every event behind the item is.
+fn fare_status(events: &[&AccountEventRow]) -> String {
+    if events.iter().all(|e| e.settled) {
+        SETTLED
+    } else {
+        PROVISIONAL
+    }
+    .to_owned()
+}
 
 fn metro_trip(entry: &AccountEventRow, exit: Option<&AccountEventRow>, open: bool) -> TripView {
     let (status, fare) = match exit {
@@ -181,7 +195,12 @@ fn metro_trip(entry: &AccountEventRow, exit: Option<&AccountEventRow>, open: boo
         ended_at: exit.map(|e| e.event_time),
         service_day: entry.service_day,
         fare_vnd: fare,
-        fare_status: PROVISIONAL.to_owned(),
+        fare_status: fare_status(
+            &[Some(entry), exit]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>(),
+        ),
         pass_id: entry
             .pass_id
             .clone()
@@ -201,7 +220,7 @@ fn bus_trip(event: &AccountEventRow) -> TripView {
         ended_at: None,
         service_day: event.service_day,
         fare_vnd: event.amount_vnd,
-        fare_status: PROVISIONAL.to_owned(),
+        fare_status: fare_status(&[event]),
         pass_id: event.pass_id.clone(),
         fare_product_id: event.fare_product_id.clone(),
     }
@@ -422,7 +441,12 @@ pub async fn stays(
                 fee_vnd: entry
                     .map_or(0, |e| e.amount_vnd)
                     .saturating_add(event.amount_vnd),
-                fee_status: PROVISIONAL.to_owned(),
+                fee_status: fare_status(
+                    &[Some(event), entry]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>(),
+                ),
             }
         } else {
             StayView {
@@ -431,7 +455,7 @@ pub async fn stays(
                 entered_at: event.event_time,
                 exited_at: None,
                 fee_vnd: event.amount_vnd,
-                fee_status: PROVISIONAL.to_owned(),
+                fee_status: fare_status(&[event]),
             }
         };
         items.push(item);
@@ -594,6 +618,7 @@ mod tests {
             pass_id: None,
             fare_product_id: None,
             terminal_id: None,
+            settled: false,
         }
     }
 

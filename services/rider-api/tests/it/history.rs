@@ -44,6 +44,24 @@ async fn record(
     .expect("the event is recorded");
 }
 
+/// Records the rider's day as settled, as the settlement job does once it
+/// has posted it (amounts are not what this test is about).
+async fn settle_day(app: &TestApp, rider: &Session, day: &str) {
+    sqlx::query(
+        "INSERT INTO settlement.account_day (account_id, service_day, input_digest, event_count, \
+         carry, carry_digest, provisional_vnd, settled_vnd, rider_debits_vnd, operator_credits_vnd, \
+         penalties_vnd, platform_fees_vnd, pass_sales_vnd, pass_recognitions_vnd, adjustments_vnd, \
+         rounds, settled_at) VALUES ($1::uuid, $2::date, $3, 0, '{}', $3, 0, 0, 0, 0, 0, 0, 0, 0, 0, \
+         1, now())",
+    )
+    .bind(&rider.account_id)
+    .bind(day)
+    .bind([0u8; 32].as_slice())
+    .execute(&app.db.pool)
+    .await
+    .expect("the day is recorded as settled");
+}
+
 fn summary(page: &Value) -> Vec<String> {
     page["items"]
         .as_array()
@@ -182,6 +200,32 @@ async fn trips_pair_metro_taps_and_pages_cover_everything_once() {
 
     let stays = app.get("/v1/me/parking-stays", Some(&rider.token)).await;
     assert_eq!(summary(&stays.body), ["BXS-P closed 4000"]);
+    assert_eq!(stays.body["items"][0]["fee_status"], json!("provisional"));
+
+    // Settlement posts the day: what it saw is settled; a late tap is not.
+    settle_day(&app, &rider, "2026-03-02").await;
+    record(
+        &app,
+        &rider,
+        10,
+        "bus",
+        m(900),
+        json!({"route": "19", "category": "adult", "amount": 6_000}),
+    )
+    .await;
+    let all = app.get("/v1/me/trips", Some(&rider.token)).await;
+    let statuses: Vec<&str> = all.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|t| t["fare_status"].as_str())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["provisional", "settled", "settled", "settled", "settled"]
+    );
+    let stays = app.get("/v1/me/parking-stays", Some(&rider.token)).await;
+    assert_eq!(stays.body["items"][0]["fee_status"], json!("settled"));
     // A cursor of one list is refused by another.
     let trip_cursor = app
         .get("/v1/me/trips?limit=1", Some(&rider.token))

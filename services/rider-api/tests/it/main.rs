@@ -7,6 +7,7 @@ mod accounts;
 mod cross_account;
 mod docs;
 mod history;
+mod housekeeping;
 mod input;
 mod media;
 mod passes;

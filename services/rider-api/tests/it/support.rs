@@ -84,6 +84,7 @@ impl TestRing {
 
 pub struct TestApp {
     pub router: axum::Router,
+    pub state: AppState,
     pub projection: Projection,
     pub clock: Arc<ManualClock>,
     pub db: TestDatabase,
@@ -170,6 +171,7 @@ pub async fn app_with(settings: RiderSettings) -> TestApp {
         service_kit::layers::apply(rider_api::router(state.clone()), HttpLimits::default());
     TestApp {
         router,
+        state,
         projection: projection_handle,
         clock,
         db,
