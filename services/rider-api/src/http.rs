@@ -15,7 +15,7 @@ use chrono::Duration;
 use ring::digest::{SHA256, digest};
 use serde::Serialize;
 use service_kit::problem::types;
-use service_kit::{ApiError, FieldError};
+use service_kit::{ApiError, FieldError, RequestId};
 use store_pg::idempotency::Begin;
 use utoipa::ToSchema;
 
@@ -128,6 +128,7 @@ impl Operation {
 pub async fn idempotent<F, Fut>(
     state: &AppState,
     rider: Rider,
+    request_id: &RequestId,
     key: &IdempotencyKey,
     operation: Operation,
     canonical: &[u8],
@@ -168,7 +169,7 @@ where
             "The first request with this Idempotency-Key is still running; retry shortly.",
         )
         .into_response(),
-        Ok(Begin::Replay { status, response }) => replay(status, &response),
+        Ok(Begin::Replay { status, response }) => replay(status, response, request_id),
         Ok(Begin::Started) => {
             let (status, body, problem) = match work().await {
                 Ok((status, body)) => (status, body, false),
@@ -218,10 +219,18 @@ async fn problem_body(response: Response) -> Option<serde_json::Value> {
 /// A problem body is a few hundred bytes; anything bigger is not one.
 const MAX_STORED_PROBLEM_BYTES: usize = 16 * 1024;
 
-fn replay(status: u16, body: &serde_json::Value) -> Response {
+/// A stored answer again; a stored problem gets this request's id (the
+/// first request's id was never stored: the request layer adds it later).
+fn replay(status: u16, mut body: serde_json::Value, request_id: &RequestId) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let problem = body.get("code").is_some() && body.get("type").is_some();
-    respond(status, body, problem, true)
+    if problem && let Some(fields) = body.as_object_mut() {
+        fields.insert(
+            "request_id".to_owned(),
+            serde_json::Value::from(request_id.to_string()),
+        );
+    }
+    respond(status, &body, problem, true)
 }
 
 fn respond(

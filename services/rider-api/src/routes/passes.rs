@@ -15,7 +15,7 @@ use fares::engine::{Event, EventKind};
 use projection::{EventKey, RequestHash, Verdict};
 use ring::digest::{SHA256, digest};
 use serde::{Deserialize, Serialize};
-use service_kit::{ApiError, Json};
+use service_kit::{ApiError, Json, RequestId};
 use store_pg::rider_orders::PassPurchase;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -155,11 +155,12 @@ pub async fn catalog(
 pub async fn buy(
     State(state): State<AppState>,
     rider: Rider,
+    request_id: RequestId,
     key: IdempotencyKey,
     Json(request): Json<BuyPassRequest>,
 ) -> Response {
     let canonical = serde_json::to_vec(&request).unwrap_or_default();
-    idempotent(&state, rider, &key, Operation::BuyPass, &canonical, || async {
+    idempotent(&state, rider, &request_id, &key, Operation::BuyPass, &canonical, || async {
         let offer = state
             .passes
             .offer(&request.product_id)

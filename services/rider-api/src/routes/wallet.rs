@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use ledger::NormalSide;
 use serde::{Deserialize, Serialize};
-use service_kit::{ApiError, Json, Path};
+use service_kit::{ApiError, Json, Path, RequestId};
 use store_pg::rider_orders::{NewTopup, TopupRecord, TopupStatus};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -200,12 +200,13 @@ struct BalanceOverflow;
 pub async fn create_topup(
     State(state): State<AppState>,
     rider: Rider,
+    request_id: RequestId,
     key: IdempotencyKey,
     ClientIp(ip): ClientIp,
     Json(request): Json<TopupRequest>,
 ) -> Response {
     let canonical = serde_json::to_vec(&request).unwrap_or_default();
-    idempotent(&state, rider, &key, Operation::TopUp, &canonical, || async {
+    idempotent(&state, rider, &request_id, &key, Operation::TopUp, &canonical, || async {
         if !(MIN_TOPUP_VND..=MAX_TOPUP_VND).contains(&request.amount_vnd) {
             return Err(invalid_field(
                 "amount_vnd",

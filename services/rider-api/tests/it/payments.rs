@@ -320,6 +320,12 @@ async fn idempotency_keys_replay_the_first_answer_and_refuse_other_requests() {
         .await;
     assert_eq!(small_again.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(small_again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(small_again.code(), "validation_failed");
+    // A replayed problem carries this request's id, like any other.
+    assert_eq!(
+        small_again.body["request_id"].as_str(),
+        small_again.header("x-request-id")
+    );
     // Keys belong to one rider: another rider's same key is their own.
     let other_rider = app.rider("0913000007").await;
     let theirs = app
