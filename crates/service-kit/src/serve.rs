@@ -100,9 +100,14 @@ impl Server {
             // The receiver is only gone when serving already ended, so nothing waits on it.
             let _ = started_tx.send(());
         };
-        let serving = axum::serve(listener, router)
-            .with_graceful_shutdown(signal)
-            .into_future();
+        // Handlers see the TCP peer (`ConnectInfo<SocketAddr>`): per-client
+        // rate limits key on it when no trusted proxy sets X-Forwarded-For.
+        let serving = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal)
+        .into_future();
         let grace_elapsed = async move {
             if started_rx.await.is_err() {
                 // Serving ended without a shutdown; `serving` wins the select below.

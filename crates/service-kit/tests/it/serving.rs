@@ -149,3 +149,24 @@ async fn binding_a_taken_port_names_the_address() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn handlers_see_the_tcp_peer() {
+    use axum::extract::ConnectInfo;
+    let router = service_kit::layers::apply(
+        Router::new().route(
+            "/peer",
+            get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.ip().to_string() }),
+        ),
+        crate::support::limits(),
+    );
+    let (bound, stop, task) = start(
+        router,
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        Duration::from_millis(GENEROUS_GRACE_MS),
+    );
+    let reply = http_get(bound, "/peer").await.expect("request succeeds");
+    assert_eq!(reply, (200, "127.0.0.1".to_owned()));
+    stop.send(()).expect("server is running");
+    task.await.expect("server task").expect("clean shutdown");
+}
