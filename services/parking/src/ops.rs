@@ -12,7 +12,10 @@
 //! `parking_lost_ticket:<stay>`. The lot's lost-ticket fee is recorded on
 //! the stay (`lost_ticket_fee_vnd`) and answered, but not taken from the
 //! wallet: the fare engine and the projection have no event for a one-off
-//! charge (see the crate report); settlement can post it from the stay.
+//! charge, and a ledger debit the hot state does not know of would break
+//! "spendable = ledger − unsettled". Charging it needs such an event (or a
+//! lost-ticket rule in the engine); until then the fee on the stay row is a
+//! record for settlement and operations to act on, not a charge.
 //!
 //! **Barrier lift.** The backend has no channel to a barrier: the operator
 //! (or the lane controller) lifts it and this records who, when, why and
