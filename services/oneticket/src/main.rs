@@ -18,6 +18,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of the system allocator: a tap allocates dozens of
+/// small, short-lived buffers (headers, JSON, keys) across the worker
+/// threads, where glibc's malloc spent about a fifth of the service's CPU
+/// (see BENCHMARKS.md, "Tap path").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// OneTicket: one account and one ticket for every bus, the metro and
 /// parking in Ho Chi Minh City.
 ///
