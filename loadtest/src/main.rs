@@ -32,9 +32,9 @@ const DEFAULT_REDIS_PREFIX: &str = "ot";
 ///
 ///   oneticket-loadtest setup   --api-key otk_…        (once)
 ///   oneticket-loadtest run     --rate 15000 --duration-s 30
-///   oneticket-loadtest compare --rate 60000 --pairs 3
+///   oneticket-loadtest compare --rate 40000 --pairs 3
 #[derive(Debug, Parser)]
-#[command(name = "oneticket-loadtest", version)]
+#[command(name = "oneticket-loadtest", version, verbatim_doc_comment)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -83,7 +83,7 @@ struct LoadArgs {
     /// Measured seconds.
     #[arg(long, default_value_t = 30)]
     duration_s: u64,
-    /// Seconds sent before measuring (caches, connections, JIT of the script).
+    /// Seconds sent before measuring (caches, connections, the script's first load).
     #[arg(long, default_value_t = 5)]
     warmup_s: u64,
     /// Requests in flight at most: HTTP connections, or concurrent Redis commands.
