@@ -1,11 +1,13 @@
 //! `oneticket`: the one binary. Every command is a thin shell over the crates:
 //! it parses arguments, reads settings, files and keys, and calls them.
 //!
-//! `serve` runs the services in one process; the other commands are the
-//! operator's tools (migrations, keys, fares, audit).
+//! `serve` runs the services in one process; `demo` plays a day of the city
+//! through them; the other commands are the operator's tools (migrations,
+//! keys, fares, audit).
 
 mod admin_key_cmd;
 mod audit_cmd;
+mod demo;
 mod fares_cmd;
 mod hot_cmd;
 mod keys_cmd;
@@ -60,6 +62,9 @@ enum Command {
     /// Scoped API keys for the admin endpoints.
     #[command(subcommand, name = "admin-key")]
     AdminKey(admin_key_cmd::Command),
+    /// Play a day of Ho Chi Minh City through the real APIs, settle it,
+    /// audit the ledger and print a summary.
+    Demo(demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +77,7 @@ fn main() -> ExitCode {
         Command::Migrate(args) => runtime().and_then(|rt| rt.block_on(migrate_cmd::run(args))),
         Command::Audit(args) => return audit_cmd::run(args),
         Command::Settle(args) => return settle_cmd::run(args),
+        Command::Demo(args) => return demo::run(args),
         Command::Hot(command) => runtime().and_then(|rt| rt.block_on(hot_cmd::run(command))),
         Command::AdminKey(command) => {
             runtime().and_then(|rt| rt.block_on(admin_key_cmd::run(command)))

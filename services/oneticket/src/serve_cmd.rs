@@ -7,10 +7,15 @@
 //! parking workers (saga sweep, gate journals, overstays, counter check).
 //! Readiness (`/readyz`) reports Postgres and Redis; liveness (`/healthz`)
 //! only that the process serves.
+//!
+//! The composition itself is [`start`]: `serve` calls it with the key store
+//! and the system clock; `demo` with its own clock and ticket key, so the
+//! demo's day runs on exactly the services `serve` runs.
 
 use std::sync::Arc;
 
 use anyhow::Context;
+use card_protocol::messages::KeySet;
 use card_protocol::request_auth::MasterKey;
 use projection::ingest::IngestSettings;
 use projection::{FareSetup, Projection};
@@ -34,7 +39,102 @@ pub async fn run(_args: Args) -> anyhow::Result<()> {
     let master = keys.terminal_master().context("the terminal master key")?;
     let key_set = keys.public_keys().context("the ticket key set")?;
     tracing::info!(key_dir = %keys.dir().display(), key_set_version = key_set.version, "key store ready");
+    // The ticket ring is re-read from the key store, so `keys rotate` needs
+    // no restart.
+    let ring_store = keys.clone();
+    let tickets = rider_api::tickets::Tickets::new(move || {
+        ring_store.ring().map(|file| file.ring).map_err(Into::into)
+    })
+    .context("the ticket signing ring")?;
+    let rider_settings = rider_api::settings::RiderSettings::from_env(&Env::process())?;
+    if rider_settings.payments == rider_api::settings::PaymentMode::Sandbox {
+        tracing::warn!("top-ups go to the local sandbox provider (OT_VNPAY_MODE=sandbox)");
+    }
+    let services = start(
+        &settings,
+        Wiring {
+            master_key: MasterKey::new(&master).context("the terminal master key")?,
+            key_set,
+            tickets,
+            terminal_clock: fare_validation::Clock::System,
+            rider_clock: Arc::new(rider_api::clock::SystemClock),
+            rider_settings,
+            settlement: SettlementWorker::FromEnv,
+            ingest_consumer: std::env::var("OT_INGEST_CONSUMER").unwrap_or_else(|_| {
+                format!(
+                    "oneticket-{}",
+                    std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned())
+                )
+            }),
+        },
+    )
+    .await?;
+    let app = services.router.clone();
+    let served = service_kit::serve(app, &settings, service_kit::shutdown_signal()).await;
+    services.stop().await;
+    served?;
+    tracing::info!("oneticket stopped");
+    Ok(())
+}
 
+/// Whether the settlement worker runs beside the services.
+pub enum SettlementWorker {
+    /// As `OT_SETTLE_WORKER` and its siblings say (`serve`).
+    FromEnv,
+    /// Not at all: the caller settles (`demo`, which closes its own day).
+    Off,
+}
+
+/// What the composed services are built from beyond the settings: the
+/// keys, where time comes from, and the rider API's settings. `serve` takes
+/// them from the key store and the system clock; `demo` runs the same
+/// services on its own clock (see `demo`'s module docs).
+pub struct Wiring {
+    /// The master key terminals' request keys derive from.
+    pub master_key: MasterKey,
+    /// The ticket keys the gates verify QR tickets with.
+    pub key_set: KeySet,
+    /// The ring the rider API signs QR tickets with.
+    pub tickets: rider_api::tickets::Tickets,
+    /// The clock of the terminal and gate APIs (fare validation, parking).
+    pub terminal_clock: fare_validation::Clock,
+    /// The rider API's clock.
+    pub rider_clock: Arc<dyn rider_api::clock::Clock>,
+    /// The rider API's settings (public URL, client IP source, payments).
+    pub rider_settings: rider_api::settings::RiderSettings,
+    /// The settlement worker.
+    pub settlement: SettlementWorker,
+    /// This process's consumer name in the stream ingest's group (stable
+    /// across restarts, so a restart re-reads its own pending entries).
+    pub ingest_consumer: String,
+}
+
+/// The services of one process: the router to serve (common layers
+/// applied) and the background workers to stop after serving.
+pub struct Services {
+    /// Every service's routes behind the common layers.
+    pub router: axum::Router,
+    ingest: fare_validation::worker::IngestTask,
+    parking_workers: parking_service::jobs::Workers,
+    rider_housekeeping: rider_api::worker::Maintenance,
+    settle: Option<settlement::worker::SettleTask>,
+}
+
+impl Services {
+    /// Stops the workers, each finishing the batch in hand.
+    pub async fn stop(self) {
+        self.ingest.stop().await;
+        self.parking_workers.stop().await;
+        self.rider_housekeeping.stop().await;
+        if let Some(settle) = self.settle {
+            settle.stop().await;
+        }
+    }
+}
+
+/// Connects to Postgres and Redis and builds every service with its
+/// workers (started). Serving the router is the caller's.
+pub async fn start(settings: &Settings, wiring: Wiring) -> anyhow::Result<Services> {
     let pool = store_pg::connect(
         settings.database_url.expose(),
         &store_pg::PoolSettings::default(),
@@ -69,13 +169,14 @@ pub async fn run(_args: Args) -> anyhow::Result<()> {
     let setup = Arc::new(FareSetup::hcmc().context("the fare configuration")?);
     let layout = crate::hot_cmd::layout_from_env()?;
     let projection = Projection::new(redis.clone(), pool.clone(), layout.clone(), setup);
+    let now = wiring.terminal_clock.now();
     let fare_validation = fare_validation::AppState::new(fare_validation::Config {
         projection,
         pool: pool.clone(),
         redis: redis.clone(),
-        master_key: MasterKey::new(&master).context("the terminal master key")?,
-        key_set: key_set.clone(),
-        clock: fare_validation::Clock::System,
+        master_key: wiring.master_key,
+        key_set: wiring.key_set,
+        clock: wiring.terminal_clock,
     });
     // Parking: the fare configuration's lots with the shipped site data,
     // seeded into Postgres before serving; its workers stop after the server.
@@ -90,41 +191,33 @@ pub async fn run(_args: Args) -> anyhow::Result<()> {
         .context("the parking sites")?,
         feed: parking_service::FeedSettings::from_env(&Env::process())?,
     });
-    parking_service::seed(&parking, chrono::Utc::now())
+    parking_service::seed(&parking, now)
         .await
         .context("seeding the parking sites")?;
     let parking_workers = parking_service::jobs::Workers::start(
         &parking,
         parking_service::jobs::JobSettings::default(),
     );
-    let consumer = std::env::var("OT_INGEST_CONSUMER").unwrap_or_else(|_| {
-        format!(
-            "oneticket-{}",
-            std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned())
-        )
-    });
     let ingest = fare_validation::worker::IngestTask::start(
         settings.redis_url.expose(),
         redis.clone(),
         pool.clone(),
         &layout,
-        IngestSettings::new(&consumer),
+        IngestSettings::new(&wiring.ingest_consumer),
     )
     .await
     .context("starting the stream ingest")?;
     // Settlement: closes each service day once its grace has passed.
-    let settle = crate::settle_cmd::start_worker(pool.clone(), chrono::Utc::now())
-        .await
-        .context("starting the settlement worker")?;
+    let settle = match wiring.settlement {
+        SettlementWorker::FromEnv => crate::settle_cmd::start_worker(pool.clone(), now)
+            .await
+            .context("starting the settlement worker")?,
+        SettlementWorker::Off => None,
+    };
 
-    // Rider API: the app's accounts, top-ups, passes and QR tickets. The
-    // ticket ring is re-read from the key store, so `keys rotate` needs no
-    // restart; sandbox payments (the default) stay inside this process.
-    let rider_settings = rider_api::settings::RiderSettings::from_env(&Env::process())?;
-    if rider_settings.payments == rider_api::settings::PaymentMode::Sandbox {
-        tracing::warn!("top-ups go to the local sandbox provider (OT_VNPAY_MODE=sandbox)");
-    }
-    let ring_store = keys.clone();
+    // Rider API: the app's accounts, top-ups, passes and QR tickets; sandbox
+    // payments (the default) stay inside this process.
+    let rider_settings = wiring.rider_settings;
     let rider_api = rider_api::AppState::new(rider_api::Parts {
         pool: pool.clone(),
         redis: redis.clone(),
@@ -136,17 +229,14 @@ pub async fn run(_args: Args) -> anyhow::Result<()> {
         passes: rider_api::passes::PassCatalog::hcmc(
             fare_validation.projection().setup().engine(),
         )?,
-        tickets: rider_api::tickets::Tickets::new(move || {
-            ring_store.ring().map(|file| file.ring).map_err(Into::into)
-        })
-        .context("the ticket signing ring")?,
+        tickets: wiring.tickets,
         payments: rider_api::payments::Payments::from_mode(
             &rider_settings.payments,
             &rider_settings.public_url,
             &ring::rand::SystemRandom::new(),
         )?,
         passwords: rider_api::password::Passwords::new()?,
-        clock: Arc::new(rider_api::clock::SystemClock),
+        clock: wiring.rider_clock,
         settings: rider_settings,
     })
     .await
@@ -158,15 +248,11 @@ pub async fn run(_args: Args) -> anyhow::Result<()> {
         .merge(fare_validation::router(fare_validation))
         .merge(parking_service::router(parking))
         .merge(rider_api::router(rider_api));
-    let app = service_kit::layers::apply(app, settings.http);
-    let served = service_kit::serve(app, &settings, service_kit::shutdown_signal()).await;
-    ingest.stop().await;
-    parking_workers.stop().await;
-    rider_housekeeping.stop().await;
-    if let Some(settle) = settle {
-        settle.stop().await;
-    }
-    served?;
-    tracing::info!("oneticket stopped");
-    Ok(())
+    Ok(Services {
+        router: service_kit::layers::apply(app, settings.http),
+        ingest,
+        parking_workers,
+        rider_housekeeping,
+        settle,
+    })
 }

@@ -2,6 +2,7 @@
 //! (tidy) and the command line, run against real Postgres and Redis.
 
 mod cli;
+mod demo;
 mod parking;
 mod rider_api;
 mod settle;
