@@ -463,7 +463,9 @@ fn rows_of(entry: &StreamEntry) -> Result<(Option<TapRow>, Option<EventRow>), St
                     row.product_id = Some(product_id.clone());
                     row.category_id = Some(category_id.clone());
                 }
-                RecordedKind::ParkIn { lot_id } | RecordedKind::ParkOut { lot_id } => {
+                RecordedKind::ParkIn { lot_id }
+                | RecordedKind::ParkOut { lot_id }
+                | RecordedKind::ParkOutLostTicket { lot_id } => {
                     row.lot_id = Some(lot_id.clone());
                 }
             }

@@ -475,7 +475,7 @@ impl Projection {
 fn synthetic_occupancy(event: &Event) -> Option<LotOccupancy> {
     match event.kind {
         EventKind::ParkIn { lot } => Some(LotOccupancy { lot, occupied: 0 }),
-        EventKind::ParkOut { lot } => Some(LotOccupancy { lot, occupied: 1 }),
+        EventKind::ParkOut { lot, .. } => Some(LotOccupancy { lot, occupied: 1 }),
         _ => None,
     }
 }
@@ -511,6 +511,9 @@ fn recorded_of_row(row: &store_pg::hot_events::EventRow) -> Result<RecordedEvent
             lot_id: need(&row.lot_id, "lot")?,
         },
         "park_out" => RecordedKind::ParkOut {
+            lot_id: need(&row.lot_id, "lot")?,
+        },
+        "park_out_lost_ticket" => RecordedKind::ParkOutLostTicket {
             lot_id: need(&row.lot_id, "lot")?,
         },
         other => return Err(ProjectionError::Corrupt(format!("event kind {other:?}"))),

@@ -8,7 +8,7 @@
 //! Ids are text, not engine indices, so a record outlives a configuration.
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use fares::engine::{AccountState, Engine, Event, EventKind, Outcome};
+use fares::engine::{AccountState, Engine, Event, EventKind, Outcome, ParkExit};
 use ledger::Money;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -56,8 +56,14 @@ pub enum RecordedKind {
         /// The lot.
         lot_id: String,
     },
-    /// A vehicle leaving a lot.
+    /// A vehicle leaving a lot through a gate.
     ParkOut {
+        /// The lot.
+        lot_id: String,
+    },
+    /// A stay closed by an operator for a rider who lost the medium (the
+    /// stay's fee plus the lot's lost-ticket fee).
+    ParkOutLostTicket {
         /// The lot.
         lot_id: String,
     },
@@ -115,9 +121,13 @@ impl RecordedEvent {
             EventKind::ParkIn { lot } => RecordedKind::ParkIn {
                 lot_id: named(engine.lot_id(lot), "lot")?.to_owned(),
             },
-            EventKind::ParkOut { lot } => RecordedKind::ParkOut {
-                lot_id: named(engine.lot_id(lot), "lot")?.to_owned(),
-            },
+            EventKind::ParkOut { lot, exit } => {
+                let lot_id = named(engine.lot_id(lot), "lot")?.to_owned();
+                match exit {
+                    ParkExit::WithMedium => RecordedKind::ParkOut { lot_id },
+                    ParkExit::LostTicket => RecordedKind::ParkOutLostTicket { lot_id },
+                }
+            }
         };
         Ok(RecordedEvent {
             at: event.at.with_timezone(&Utc),
@@ -166,6 +176,11 @@ impl RecordedEvent {
             },
             RecordedKind::ParkOut { lot_id } => EventKind::ParkOut {
                 lot: named(engine.lot(lot_id), "lot")?,
+                exit: ParkExit::WithMedium,
+            },
+            RecordedKind::ParkOutLostTicket { lot_id } => EventKind::ParkOut {
+                lot: named(engine.lot(lot_id), "lot")?,
+                exit: ParkExit::LostTicket,
             },
         };
         Ok(Event {
@@ -185,6 +200,7 @@ impl RecordedEvent {
             RecordedKind::BuyPass { .. } => "buy_pass",
             RecordedKind::ParkIn { .. } => "park_in",
             RecordedKind::ParkOut { .. } => "park_out",
+            RecordedKind::ParkOutLostTicket { .. } => "park_out_lost_ticket",
         }
     }
 }
@@ -496,6 +512,38 @@ mod tests {
         );
         let by_reference = serde_json::to_vec(&StreamEntryRef::of(&entry)).expect("encodes");
         assert_eq!(by_reference, bytes);
+    }
+
+    #[test]
+    fn lost_ticket_exits_are_recorded_apart_and_read_back() {
+        let setup = FareSetup::hcmc().expect("the shipped configuration loads");
+        let engine = setup.engine();
+        let lot = engine.lot("BTH-P").expect("a shipped lot");
+        let at = Utc
+            .timestamp_opt(1_772_409_600, 0)
+            .single()
+            .expect("time")
+            .fixed_offset();
+        let check = |exit: ParkExit, kind_name: &str, json_kind: &str| {
+            let event = Event {
+                at,
+                kind: EventKind::ParkOut { lot, exit },
+            };
+            let recorded = RecordedEvent::of(engine, &event).expect("records");
+            assert_eq!(recorded.kind_name(), kind_name);
+            assert_eq!(recorded.to_event(engine).expect("reads back"), event);
+            let json = serde_json::to_value(&recorded).expect("encodes");
+            assert_eq!(json["kind"], json_kind);
+            assert_eq!(json["lot_id"], "BTH-P");
+            let back: RecordedEvent = serde_json::from_value(json).expect("decodes");
+            assert_eq!(back, recorded);
+        };
+        check(ParkExit::WithMedium, "park_out", "park_out");
+        check(
+            ParkExit::LostTicket,
+            "park_out_lost_ticket",
+            "park_out_lost_ticket",
+        );
     }
 
     proptest! {

@@ -16,6 +16,9 @@
 //!   operations.
 //! - [`ParkingStore::unapplied_gate_records`], [`ParkingStore::mark_gate_record`]:
 //!   the gate journal records fare-validation stores and leaves to parking.
+//! - [`ParkingStore::grant_rights`], [`ParkingStore::rights_of_event`],
+//!   [`ParkingStore::account_rights`]: monthly permits granted (APDS
+//!   AssignedRight), each tied to the fare event that paid for it.
 //!
 //! **Boundary:** plain data in and out (ids as text, amounts in dong); the
 //! parking service checks ids against the fare configuration and the plate
@@ -95,6 +98,77 @@ pub struct SiteSeed {
     pub gates: Vec<GateSeed>,
     /// The tariff in force, per vehicle class of `capacities`.
     pub tariffs: Vec<TariffSeed>,
+    /// The monthly permits of the fare configuration that cover the site.
+    pub permits: Vec<PermitSeed>,
+}
+
+/// A monthly permit that covers a site (APDS RightSpecification of kind
+/// `monthly_permit`): a pass product of the fare configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PermitSeed {
+    /// The fare configuration's pass product id.
+    pub product_id: String,
+    /// The class of the site it covers.
+    pub vehicle_class: String,
+    /// Display text.
+    pub description: String,
+    /// Its price for the default rider category, dong (the engine charges
+    /// the price of the buyer's category).
+    pub price_vnd: i64,
+}
+
+/// The right spec id of a permit at a site and class.
+#[must_use]
+pub fn permit_right_spec_id(site_id: &str, vehicle_class: &str, product_id: &str) -> String {
+    format!("{site_id}:{vehicle_class}:{product_id}")
+}
+
+/// A monthly permit granted (APDS AssignedRight), to write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewRight {
+    /// A fresh id.
+    pub assigned_right_id: Uuid,
+    /// The right spec ([`permit_right_spec_id`]).
+    pub right_spec_id: String,
+    /// The account that paid for it and holds it.
+    pub account_id: AccountId,
+    /// The vehicle it is for, canonical plate, if named.
+    pub plate: Option<String>,
+    /// First instant of validity.
+    pub valid_from: DateTime<Utc>,
+    /// First instant after validity.
+    pub valid_until: DateTime<Utc>,
+    /// The fare event (`rider.account_event.event_key`) that paid for it.
+    pub event_key: String,
+    /// When it was recorded.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A right granted, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RightRecord {
+    /// Its id.
+    pub assigned_right_id: Uuid,
+    /// The right spec.
+    pub right_spec_id: String,
+    /// `monthly_permit` or `park_and_ride`.
+    pub kind: String,
+    /// The site it covers.
+    pub site_id: String,
+    /// The class it covers.
+    pub vehicle_class: String,
+    /// The account holding it.
+    pub account_id: Option<AccountId>,
+    /// The vehicle, canonical plate.
+    pub plate: Option<String>,
+    /// First instant of validity.
+    pub valid_from: DateTime<Utc>,
+    /// First instant after validity.
+    pub valid_until: DateTime<Utc>,
+    /// `active` or `revoked`.
+    pub status: String,
+    /// The fare event that paid for it.
+    pub event_key: Option<String>,
 }
 
 /// A zone of a site.
@@ -314,6 +388,8 @@ pub struct CloseStay {
     pub park_and_ride: bool,
     /// The lost-ticket fee charged on top, if any.
     pub lost_ticket_fee_vnd: Option<i64>,
+    /// The permit (pass product id) that covered (part of) the stay.
+    pub permit_id: Option<String>,
 }
 
 /// A stay as stored.
@@ -357,6 +433,8 @@ pub struct StayRecord {
     pub park_and_ride: Option<bool>,
     /// A lost-ticket fee.
     pub lost_ticket_fee_vnd: Option<i64>,
+    /// The permit that covered (part of) the stay.
+    pub permit_id: Option<String>,
     /// When the overstay job flagged it.
     pub overstay_flagged_at: Option<DateTime<Utc>>,
 }
@@ -483,7 +561,8 @@ pub struct ParkingStore {
 const STAY_COLUMNS: &str = "stay_id, site_id, vehicle_class, account_id, medium_kind, plate, \
     tariff_valid_from, status, entry_terminal_id, entry_boot_epoch, entry_seq, entry_gate_id, \
     entered_at, entry_source, exit_terminal_id, exit_boot_epoch, exit_seq, exit_gate_id, \
-    exited_at, exit_source, fee_vnd, park_and_ride, lost_ticket_fee_vnd, overstay_flagged_at";
+    exited_at, exit_source, fee_vnd, park_and_ride, lost_ticket_fee_vnd, permit_id, \
+    overstay_flagged_at";
 
 fn tap_from(row: &PgRow, prefix: &str) -> Result<Option<TapKey>, StoreError> {
     let terminal: Option<String> = row.try_get(format!("{prefix}_terminal_id").as_str())?;
@@ -529,6 +608,7 @@ fn stay_from(row: &PgRow) -> Result<StayRecord, StoreError> {
         fee_vnd: row.try_get("fee_vnd")?,
         park_and_ride: row.try_get("park_and_ride")?,
         lost_ticket_fee_vnd: row.try_get("lost_ticket_fee_vnd")?,
+        permit_id: row.try_get("permit_id")?,
         overstay_flagged_at: row.try_get("overstay_flagged_at")?,
     })
 }
@@ -690,6 +770,30 @@ impl ParkingStore {
                 .await?;
                 seeded.changed |= done.rows_affected() > 0;
             }
+        }
+        for permit in &seed.permits {
+            let done = sqlx::query(
+                "INSERT INTO parking.right_spec (right_spec_id, kind, site_id, vehicle_class, \
+                     description, price_vnd, created_at) \
+                 VALUES ($1, 'monthly_permit', $2, $3, $4, $5, $6) \
+                 ON CONFLICT (right_spec_id) DO UPDATE SET description = EXCLUDED.description, \
+                     price_vnd = EXCLUDED.price_vnd \
+                 WHERE (parking.right_spec.description, parking.right_spec.price_vnd) \
+                     IS DISTINCT FROM (EXCLUDED.description, EXCLUDED.price_vnd)",
+            )
+            .bind(permit_right_spec_id(
+                &seed.site_id,
+                &permit.vehicle_class,
+                &permit.product_id,
+            ))
+            .bind(&seed.site_id)
+            .bind(&permit.vehicle_class)
+            .bind(&permit.description)
+            .bind(permit.price_vnd)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            seeded.changed |= done.rows_affected() > 0;
         }
         tx.commit().await?;
         Ok(seeded)
@@ -946,7 +1050,7 @@ impl ParkingStore {
             "UPDATE parking.stay SET status = 'closed', exit_terminal_id = $3, exit_boot_epoch = $4, \
                  exit_seq = $5, exit_gate_id = $6, exited_at = GREATEST($7, entered_at), \
                  exit_source = $8, fee_vnd = $9, park_and_ride = $10, lost_ticket_fee_vnd = $11, \
-                 updated_at = now() \
+                 permit_id = $12, updated_at = now() \
              WHERE account_id = $1 AND site_id = $2 AND status = 'open' \
              RETURNING {STAY_COLUMNS}"
         ))
@@ -961,6 +1065,7 @@ impl ParkingStore {
         .bind(close.fee_vnd)
         .bind(close.park_and_ride)
         .bind(close.lost_ticket_fee_vnd)
+        .bind(&close.permit_id)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(stay_from).transpose()
@@ -1478,4 +1583,102 @@ async fn seed_tariff(
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() > 0)
+}
+
+const RIGHT_COLUMNS: &str = "r.assigned_right_id, r.right_spec_id, s.kind, s.site_id, \
+    s.vehicle_class, r.account_id, r.plate, r.valid_from, r.valid_until, r.status, r.event_key";
+
+fn right_from(row: &PgRow) -> Result<RightRecord, StoreError> {
+    let account: Option<Uuid> = row.try_get("account_id")?;
+    Ok(RightRecord {
+        assigned_right_id: row.try_get("assigned_right_id")?,
+        right_spec_id: row.try_get("right_spec_id")?,
+        kind: row.try_get("kind")?,
+        site_id: row.try_get("site_id")?,
+        vehicle_class: row.try_get("vehicle_class")?,
+        account_id: account.map(account_of).transpose()?,
+        plate: row.try_get("plate")?,
+        valid_from: row.try_get("valid_from")?,
+        valid_until: row.try_get("valid_until")?,
+        status: row.try_get("status")?,
+        event_key: row.try_get("event_key")?,
+    })
+}
+
+impl ParkingStore {
+    /// Records the rights one paying fare event granted, in one
+    /// transaction, and returns every right of that event. Idempotent on
+    /// (event, right spec): a retry records nothing new and returns the
+    /// first rights (with their first ids).
+    ///
+    /// # Errors
+    /// A right spec that does not exist, a value a constraint refuses, or
+    /// the database failing.
+    #[tracing::instrument(skip_all, fields(rights = rights.len()))]
+    pub async fn grant_rights(&self, rights: &[NewRight]) -> Result<Vec<RightRecord>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for right in rights {
+            sqlx::query(
+                "INSERT INTO parking.assigned_right (assigned_right_id, right_spec_id, account_id, \
+                     plate, valid_from, valid_until, status, created_at, event_key) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8) \
+                 ON CONFLICT (event_key, right_spec_id) DO NOTHING",
+            )
+            .bind(right.assigned_right_id)
+            .bind(&right.right_spec_id)
+            .bind(right.account_id.as_uuid())
+            .bind(&right.plate)
+            .bind(right.valid_from.trunc_subsecs(6))
+            .bind(right.valid_until.trunc_subsecs(6))
+            .bind(right.created_at.trunc_subsecs(6))
+            .bind(&right.event_key)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        match rights.first() {
+            Some(first) => self.rights_of_event(&first.event_key).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The rights the fare event `event_key` paid for, by site.
+    ///
+    /// # Errors
+    /// The database failing, or a row that does not decode.
+    pub async fn rights_of_event(&self, event_key: &str) -> Result<Vec<RightRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RIGHT_COLUMNS} FROM parking.assigned_right r \
+             JOIN parking.right_spec s ON s.right_spec_id = r.right_spec_id \
+             WHERE r.event_key = $1 ORDER BY s.site_id, r.right_spec_id"
+        ))
+        .bind(event_key)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(right_from).collect()
+    }
+
+    /// An account's rights still valid at `now` or later, by start of
+    /// validity, at most [`MAX_STAY_PAGE`].
+    ///
+    /// # Errors
+    /// The database failing, or a row that does not decode.
+    pub async fn account_rights(
+        &self,
+        account: AccountId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RightRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RIGHT_COLUMNS} FROM parking.assigned_right r \
+             JOIN parking.right_spec s ON s.right_spec_id = r.right_spec_id \
+             WHERE r.account_id = $1 AND r.valid_until > $2 \
+             ORDER BY r.valid_from, s.site_id, r.assigned_right_id LIMIT $3"
+        ))
+        .bind(account.as_uuid())
+        .bind(now.trunc_subsecs(6))
+        .bind(i64::from(MAX_STAY_PAGE))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(right_from).collect()
+    }
 }

@@ -67,7 +67,7 @@ use chrono::{DateTime, Utc};
 use fare_validation::taps::{self, Resolved, TapInput};
 use fares::engine::parking::parking_fee;
 use fares::engine::state::ParkAndRide;
-use fares::engine::{Event, EventKind, LotOccupancy};
+use fares::engine::{Event, EventKind, LotOccupancy, ParkExit};
 use ledger::AccountId;
 use projection::{
     Change, EventKey, IDEMPOTENCY_RETENTION_S, ProjectionError, Reply, RequestHash, TapContext,
@@ -740,7 +740,10 @@ async fn exit(
             hash,
             event: Event {
                 at: event_time.fixed_offset(),
-                kind: EventKind::ParkOut { lot: lot.idx },
+                kind: EventKind::ParkOut {
+                    lot: lot.idx,
+                    exit: ParkExit::WithMedium,
+                },
             },
             occupancy: Some(LotOccupancy {
                 lot: lot.idx,
@@ -764,8 +767,7 @@ async fn exit(
                 TapSource::Online => ExitSource::Online,
                 TapSource::Journal => ExitSource::Journal,
             },
-            applied.reply.amount_vnd,
-            None,
+            ExitCharge::at_gate(&applied.reply),
         )
         .await?;
     }
@@ -789,8 +791,32 @@ async fn exit(
     Ok(applied.reply)
 }
 
+/// What an accepted exit charged for a stay, from the engine's reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ExitCharge {
+    /// The tariff's fee (the reply's amount less a lost-ticket fee).
+    pub(crate) fee_vnd: i64,
+    /// The lot's lost-ticket fee, on a stay closed as a lost ticket.
+    pub(crate) lost_ticket_fee_vnd: Option<i64>,
+    /// The permit that covered (part of) the stay (the reply's pass).
+    pub(crate) permit_id: Option<String>,
+}
+
+impl ExitCharge {
+    /// The charge of an exit through a gate: the whole amount is the fee.
+    pub(crate) fn at_gate(reply: &Reply) -> ExitCharge {
+        ExitCharge {
+            fee_vnd: reply.amount_vnd,
+            lost_ticket_fee_vnd: None,
+            permit_id: reply.pass_id.clone(),
+        }
+    }
+}
+
 /// Closes the account's open stay row at the lot after the engine accepted
-/// its exit, working out whether the fee was the park-and-ride one.
+/// its exit, working out whether the fee was the park-and-ride one (a fee
+/// below the tariff's with no permit involved: a permit's saving is the
+/// permit's).
 #[allow(clippy::too_many_arguments)] // The closing's parts, passed through once.
 pub(crate) async fn close_stay_row(
     state: &ParkingState,
@@ -800,21 +826,22 @@ pub(crate) async fn close_stay_row(
     exit_gate_id: Option<String>,
     exited_at: DateTime<Utc>,
     source: ExitSource,
-    fee_vnd: i64,
-    lost_ticket_fee_vnd: Option<i64>,
+    charge: ExitCharge,
 ) -> Result<(), GateError> {
     let open = state
         .store()
         .current_stay(account)
         .await
         .map_err(internal)?;
-    let park_and_ride = open.as_ref().is_some_and(|stay| {
-        let stay_s = exited_at
-            .timestamp()
-            .saturating_sub(stay.entered_at.timestamp());
-        parking_fee(lot.tariff, lot.grace_s, stay_s, ParkAndRide::NotEarned)
-            .is_ok_and(|full| fee_vnd < full.as_vnd())
-    });
+    let fee_vnd = charge.fee_vnd;
+    let park_and_ride = charge.permit_id.is_none()
+        && open.as_ref().is_some_and(|stay| {
+            let stay_s = exited_at
+                .timestamp()
+                .saturating_sub(stay.entered_at.timestamp());
+            parking_fee(lot.tariff, lot.grace_s, stay_s, ParkAndRide::NotEarned)
+                .is_ok_and(|full| fee_vnd < full.as_vnd())
+        });
     let closed = state
         .store()
         .close_stay(&CloseStay {
@@ -826,7 +853,8 @@ pub(crate) async fn close_stay_row(
             exit_source: source,
             fee_vnd,
             park_and_ride,
-            lost_ticket_fee_vnd,
+            lost_ticket_fee_vnd: charge.lost_ticket_fee_vnd,
+            permit_id: charge.permit_id,
         })
         .await
         .map_err(internal)?;

@@ -38,7 +38,7 @@ use card_protocol::TerminalId;
 use card_protocol::messages::{Decision, JournalRecord, Tap, TapEvent};
 use chrono::{DateTime, TimeDelta, Utc};
 use fare_validation::taps::{self, Resolved};
-use fares::engine::{Event, EventKind, LotOccupancy};
+use fares::engine::{Event, EventKind, LotOccupancy, ParkExit};
 use ledger::AccountId;
 use projection::{Change, EventKey, TapSource, Verdict};
 use service_kit::ApiError;
@@ -386,7 +386,10 @@ async fn exit_without_entry(
             hash,
             event: Event {
                 at: input.event_time.fixed_offset(),
-                kind: EventKind::ParkOut { lot: lot.idx },
+                kind: EventKind::ParkOut {
+                    lot: lot.idx,
+                    exit: ParkExit::WithMedium,
+                },
             },
             occupancy: Some(LotOccupancy {
                 lot: lot.idx,
@@ -409,8 +412,7 @@ async fn exit_without_entry(
         context.gate_id.clone(),
         input.event_time,
         ExitSource::Journal,
-        left.reply.amount_vnd,
-        None,
+        gate::ExitCharge::at_gate(&left.reply),
     )
     .await?;
     Ok(JournalOutcome::Applied)

@@ -9,8 +9,11 @@
 //!      lots/{lot}/gates/{gate}/lift   audited manual barrier lift
 //!      lots/{lot}/occupancy           occupancy correction (audited)
 //!      lots/{lot}/status              open / close a lot
-//!      stays/lost-ticket              close a stay for a rider without the medium
+//!      stays/lost-ticket              close a stay for a rider without the medium,
+//!                                     charging the stay and the lot's lost-ticket fee
 //!      plates                         link a vehicle's plate to an account
+//!      permits                        sell a monthly permit from the wallet
+//! GET  /v1/admin/parking/accounts/{account}/permits   an account's permits
 //! GET  /v1/admin/parking/overstays, …/uncollected, …/lots/{lot}/audit    reports
 //! workers (jobs): saga sweep, gate journal records, overstay flags, counter check
 //! ```
@@ -24,6 +27,8 @@
 //!   the steps, crashes and healing).
 //! - [`journal`]: offline gate journal records, applied through the saga.
 //! - [`ops`]: the operators' API.
+//! - [`permits`]: monthly permits sold through the fare engine, recorded as
+//!   rights.
 //! - [`jobs`]: the background workers.
 //! - [`opendata`]: the ParkAPI v3 feed; [`ratelimit`]: its per-client limit.
 //!
@@ -40,6 +45,7 @@ pub mod jobs;
 pub mod journal;
 pub mod opendata;
 pub mod ops;
+pub mod permits;
 pub mod plate;
 pub mod ratelimit;
 pub mod sites;
@@ -95,6 +101,14 @@ pub fn router(state: ParkingState) -> Router {
         .route(
             "/v1/admin/parking/plates",
             post(ops::link_plate).layer(DefaultBodyLimit::max(MAX_ADMIN_BODY_BYTES)),
+        )
+        .route(
+            "/v1/admin/parking/permits",
+            post(permits::issue).layer(DefaultBodyLimit::max(MAX_ADMIN_BODY_BYTES)),
+        )
+        .route(
+            "/v1/admin/parking/accounts/{account}/permits",
+            get(permits::of_account),
         )
         .route("/v1/admin/parking/overstays", get(ops::overstays))
         .route("/v1/admin/parking/uncollected", get(ops::uncollected))

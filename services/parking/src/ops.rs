@@ -6,16 +6,17 @@
 //! uncollected gate records, a lot's audit trail).
 //!
 //! **Lost ticket.** An attendant finds the stay (by id, or by plate at the
-//! lot), and the service closes it through the engine like an exit
-//! (`ParkOut`, the tariff's fee, park and ride included) with the lot
-//! saga's idempotent counter step, under the key
-//! `parking_lost_ticket:<stay>`. The lot's lost-ticket fee is recorded on
-//! the stay (`lost_ticket_fee_vnd`) and answered, but not taken from the
-//! wallet: the fare engine and the projection have no event for a one-off
-//! charge, and a ledger debit the hot state does not know of would break
-//! "spendable = ledger − unsettled". Charging it needs such an event (or a
-//! lost-ticket rule in the engine); until then the fee on the stay row is a
-//! record for settlement and operations to act on, not a charge.
+//! lot), and the service closes it through the engine with the lost-ticket
+//! exit (`ParkOut` with `ParkExit::LostTicket`: the stay's own fee — tariff,
+//! park and ride, permits — plus the lot's lost-ticket fee from its tariff
+//! in the fare configuration), with the lot saga's idempotent counter step,
+//! under the key `parking_lost_ticket:<stay>`. The projection takes the
+//! whole amount from the spendable balance in the same event, and the
+//! settlement posts both parts to the lot's operator, so "spendable =
+//! ledger − unsettled" holds. The stay row keeps the two parts apart
+//! (`fee_vnd`, `lost_ticket_fee_vnd`). A retry names the stay by id (the
+//! first answer carries it) and gets the first answer, charged once; a
+//! retry by plate finds no open stay any more (404) and charges nothing.
 //!
 //! **Barrier lift.** The backend has no channel to a barrier: the operator
 //! (or the lane controller) lifts it and this records who, when, why and
@@ -28,7 +29,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use fare_validation::auth::AdminKey;
-use fares::engine::{Event, EventKind, LotOccupancy};
+use fares::engine::{Event, EventKind, LotOccupancy, ParkExit};
 use projection::{Change, EventKey, IDEMPOTENCY_RETENTION_S, RequestHash, Verdict};
 use serde::{Deserialize, Serialize};
 use service_kit::{ApiError, FieldError, Json, Path, ProblemType};
@@ -379,8 +380,10 @@ pub struct StayView {
     pub fee_vnd: Option<i64>,
     /// Whether park and ride applied.
     pub park_and_ride: Option<bool>,
-    /// The lost-ticket fee recorded.
+    /// The lost-ticket fee charged.
     pub lost_ticket_fee_vnd: Option<i64>,
+    /// The permit that covered (part of) the stay.
+    pub permit_id: Option<String>,
     /// When the overstay job flagged it.
     pub overstay_flagged_at: Option<DateTime<Utc>>,
 }
@@ -401,6 +404,7 @@ impl From<StayRecord> for StayView {
             fee_vnd: stay.fee_vnd,
             park_and_ride: stay.park_and_ride,
             lost_ticket_fee_vnd: stay.lost_ticket_fee_vnd,
+            permit_id: stay.permit_id,
             overstay_flagged_at: stay.overstay_flagged_at,
         }
     }
@@ -482,10 +486,14 @@ pub struct LostTicketRequest {
 pub struct LostTicketReply {
     decision: &'static str,
     reason: Option<String>,
-    /// The tariff's fee the engine charged.
+    /// What the wallet was charged: the stay's fee and the lost-ticket fee.
+    amount_vnd: i64,
+    /// The stay's fee (the tariff, less what a permit covered).
     fee_vnd: i64,
-    /// The lot's lost-ticket fee, recorded on the stay.
+    /// The lot's lost-ticket fee.
     lost_ticket_fee_vnd: i64,
+    /// The permit that covered (part of) the stay.
+    permit_id: Option<String>,
     balance_vnd: Option<i64>,
     stay: Option<StayView>,
 }
@@ -555,9 +563,10 @@ pub(crate) async fn lost_ticket(
     Ok(Json(reply))
 }
 
-/// Closes `stay` as a lost ticket: lot saga (exit) + `ParkOut` through the
-/// projection + the stay row. Idempotent on the stay: a repeat answers the
-/// first result. Shared with the sweep, which passes the first request.
+/// Closes `stay` as a lost ticket: lot saga (exit) + the lost-ticket
+/// `ParkOut` through the projection + the stay row. Idempotent on the stay:
+/// a repeat answers the first result and charges nothing again. Shared with
+/// the sweep, which passes the first request.
 pub(crate) async fn close_lost(
     state: &ParkingState,
     lot: &Lot,
@@ -612,7 +621,10 @@ pub(crate) async fn close_lost(
             hash,
             event: Event {
                 at: exit_time.fixed_offset(),
-                kind: EventKind::ParkOut { lot: lot.idx },
+                kind: EventKind::ParkOut {
+                    lot: lot.idx,
+                    exit: ParkExit::LostTicket,
+                },
             },
             occupancy: Some(LotOccupancy {
                 lot: lot.idx,
@@ -628,8 +640,17 @@ pub(crate) async fn close_lost(
             other => internal(&other),
         })?;
     let accepted = applied.reply.decision == Verdict::Accept;
-    let lost_fee = lot.lost_ticket_fee.as_vnd();
-    if accepted {
+    // The engine adds the lot's lost-ticket fee to every accepted
+    // lost-ticket exit (a fixed amount of the configuration), so the reply's
+    // amount splits into the stay's fee and that fee.
+    let lost_fee = if accepted {
+        lot.lost_ticket_fee.as_vnd()
+    } else {
+        0
+    };
+    let fee = applied.reply.amount_vnd.saturating_sub(lost_fee);
+    // A repeat finds the row closed by the first request: nothing to write.
+    if accepted && stay.open {
         gate::close_stay_row(
             state,
             lot,
@@ -638,8 +659,11 @@ pub(crate) async fn close_lost(
             gate_id,
             exit_time,
             ExitSource::LostTicket,
-            applied.reply.amount_vnd,
-            Some(lost_fee),
+            gate::ExitCharge {
+                fee_vnd: fee,
+                lost_ticket_fee_vnd: Some(lost_fee),
+                permit_id: applied.reply.pass_id.clone(),
+            },
         )
         .await?;
     }
@@ -661,8 +685,10 @@ pub(crate) async fn close_lost(
     Ok(LostTicketReply {
         decision: if accepted { "accept" } else { "deny" },
         reason: applied.reply.reason.clone(),
-        fee_vnd: applied.reply.amount_vnd,
-        lost_ticket_fee_vnd: if accepted { lost_fee } else { 0 },
+        amount_vnd: applied.reply.amount_vnd,
+        fee_vnd: fee,
+        lost_ticket_fee_vnd: lost_fee,
+        permit_id: applied.reply.pass_id.clone(),
         balance_vnd: applied.reply.balance_vnd,
         stay: closed.map(StayView::from),
     })

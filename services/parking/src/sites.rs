@@ -1,11 +1,12 @@
 //! The lots the service runs: the fare configuration's lots joined with the
-//! site data file (location, zones, gates, lost-ticket fees), checked once
-//! at start-up, turned into the Postgres seed and the in-memory lot table
-//! the gates use.
+//! site data file (location, zones, gates), checked once at start-up,
+//! turned into the Postgres seed and the in-memory lot table the gates
+//! use; and the configuration's monthly permits (passes that cover lots).
 //!
 //! The fare configuration is the source of truth for what prices and
-//! bounds a lot (id, operator, vehicle class, capacity, tariff, park-and-ride
-//! station); the site data file adds what the engine has no words for. A
+//! bounds a lot (id, operator, vehicle class, capacity, tariff and its
+//! lost-ticket fee, park-and-ride station, the permits that cover it); the
+//! site data file adds what the engine has no words for. A
 //! lot missing from either side, a gate of an unknown direction, or a class
 //! the gates cannot report is a start-up error listing every problem.
 
@@ -14,10 +15,11 @@ use std::collections::BTreeMap;
 use card_protocol::messages::VehicleClass;
 use fares::engine::Engine;
 use fares::engine::config::{Extensions, TariffKind};
-use fares::engine::state::LotIdx;
+use fares::engine::state::{LotIdx, PassIdx};
 use ledger::Money;
+use projection::setup::DEFAULT_CATEGORY_ID;
 use serde::Deserialize;
-use store_pg::parking::{GateSeed, SiteSeed, TariffSeed, ZoneSeed};
+use store_pg::parking::{GateSeed, PermitSeed, SiteSeed, TariffSeed, ZoneSeed};
 use store_redis::KeyPrefix;
 use store_redis::occupancy::LotKeys;
 
@@ -62,8 +64,6 @@ pub struct SiteEntry {
     pub opening_hours: String,
     /// A page for people.
     pub public_url: Option<String>,
-    /// The lost-ticket fee, dong.
-    pub lost_ticket_fee_vnd: i64,
     /// Zones.
     pub zones: Vec<ZoneEntry>,
     /// Gates.
@@ -126,7 +126,7 @@ pub struct Lot {
     pub keys: LotKeys,
     /// Gate id → direction is entry.
     pub gates: BTreeMap<String, bool>,
-    /// The lost-ticket fee.
+    /// The lost-ticket fee (the engine's, of the lot's tariff).
     pub lost_ticket_fee: Money,
     /// The engine's tariff of the lot (to tell a park-and-ride fee).
     pub tariff: TariffKind,
@@ -134,11 +134,29 @@ pub struct Lot {
     pub grace_s: i64,
 }
 
+/// A monthly permit of the fare configuration: a pass that covers lots.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Permit {
+    /// The pass product id.
+    pub product_id: String,
+    /// Its engine index.
+    pub idx: PassIdx,
+    /// Display name.
+    pub name: String,
+    /// Service days of validity, from the day of purchase.
+    pub validity_days: u16,
+    /// The lots it covers, in id order.
+    pub lot_ids: Vec<String>,
+    /// Price per rider category id.
+    pub price_by_category: BTreeMap<String, Money>,
+}
+
 /// The lot table and the seed, built together so they agree.
 #[derive(Clone, Debug)]
 pub struct Lots {
     lots: BTreeMap<String, Lot>,
     seeds: Vec<SiteSeed>,
+    permits: BTreeMap<String, Permit>,
 }
 
 impl Lots {
@@ -210,9 +228,21 @@ impl Lots {
                     problems.push(format!("lot {} gate {} listed twice", lot.id, gate.gate_id));
                 }
             }
-            if !(0..=ledger_limit()).contains(&site.lost_ticket_fee_vnd) {
-                problems.push(format!("lot {}: lost-ticket fee out of range", lot.id));
-            }
+            let permits: Vec<PermitSeed> = extensions
+                .passes
+                .iter()
+                .filter(|pass| pass.covers_lots.contains(&lot.id))
+                .map(|pass| PermitSeed {
+                    product_id: pass.id.clone(),
+                    vehicle_class: lot.vehicle_class.clone(),
+                    description: pass.name.clone(),
+                    price_vnd: pass
+                        .price_by_category
+                        .get(DEFAULT_CATEGORY_ID)
+                        .or_else(|| pass.price_by_category.values().max())
+                        .map_or(0, |price| price.as_vnd()),
+                })
+                .collect();
             seeds.push(SiteSeed {
                 site_id: lot.id.clone(),
                 operator_id: lot.operator_id.clone(),
@@ -249,13 +279,14 @@ impl Lots {
                 tariffs: vec![TariffSeed {
                     vehicle_class: lot.vehicle_class.clone(),
                     engine_tariff_id: tariff.id.clone(),
-                    lost_ticket_fee_vnd: site.lost_ticket_fee_vnd,
+                    lost_ticket_fee_vnd: tariff.lost_ticket.as_vnd(),
                     fee_description: fee_description(
                         tariff.kind,
                         tariff.grace_s,
                         lot.linked_station.as_deref(),
                     ),
                 }],
+                permits,
             });
             lots.insert(
                 lot.id.clone(),
@@ -269,7 +300,7 @@ impl Lots {
                     linked_station: lot.linked_station.clone(),
                     keys,
                     gates,
-                    lost_ticket_fee: Money::vnd(site.lost_ticket_fee_vnd),
+                    lost_ticket_fee: tariff.lost_ticket,
                     tariff: tariff.kind,
                     grace_s: tariff.grace_s,
                 },
@@ -283,8 +314,36 @@ impl Lots {
                 ));
             }
         }
+        let mut permits = BTreeMap::new();
+        for pass in extensions
+            .passes
+            .iter()
+            .filter(|p| !p.covers_lots.is_empty())
+        {
+            let Some(idx) = engine.pass(&pass.id) else {
+                problems.push(format!("permit {} is not in the engine", pass.id));
+                continue;
+            };
+            let mut lot_ids = pass.covers_lots.clone();
+            lot_ids.sort();
+            permits.insert(
+                pass.id.clone(),
+                Permit {
+                    product_id: pass.id.clone(),
+                    idx,
+                    name: pass.name.clone(),
+                    validity_days: pass.validity_days,
+                    lot_ids,
+                    price_by_category: pass.price_by_category.clone(),
+                },
+            );
+        }
         if problems.is_empty() {
-            Ok(Lots { lots, seeds })
+            Ok(Lots {
+                lots,
+                seeds,
+                permits,
+            })
         } else {
             Err(SitesError::Mismatch(problems))
         }
@@ -326,6 +385,17 @@ impl Lots {
     pub fn seeds(&self) -> &[SiteSeed] {
         &self.seeds
     }
+
+    /// The monthly permit with this product id.
+    #[must_use]
+    pub fn permit(&self, product_id: &str) -> Option<&Permit> {
+        self.permits.get(product_id)
+    }
+
+    /// Every monthly permit, in id order.
+    pub fn permits(&self) -> impl Iterator<Item = &Permit> {
+        self.permits.values()
+    }
 }
 
 /// Parses a site data file.
@@ -334,11 +404,6 @@ impl Lots {
 /// [`SitesError::Parse`] naming the problem.
 pub fn parse_site_data(text: &str) -> Result<SiteData, SitesError> {
     toml::from_str(text).map_err(|e| SitesError::Parse(e.to_string()))
-}
-
-/// The largest fee a tariff row accepts (the table's CHECK).
-const fn ledger_limit() -> i64 {
-    100_000_000
 }
 
 /// The wire class of a configuration class id.
@@ -444,6 +509,50 @@ mod tests {
             Some(VehicleClass::Car)
         );
         assert_eq!(lots.seeds().len(), 4);
+        // Lost-ticket fees come from the engine's tariffs.
+        assert_eq!(bth.lost_ticket_fee, Money::vnd(8_000));
+        assert_eq!(
+            lots.get("D1-CAR").map(|l| l.lost_ticket_fee),
+            Some(Money::vnd(150_000))
+        );
+        // Permits: the motorbike permit covers the three metro lots.
+        let permits: Vec<(&str, Vec<&str>)> = lots
+            .permits()
+            .map(|p| {
+                (
+                    p.product_id.as_str(),
+                    p.lot_ids.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            permits,
+            [
+                ("parking_month_car", vec!["D1-CAR"]),
+                ("parking_month_motorbike", vec!["BTH-P", "BXS-P", "TDI-P"]),
+            ]
+        );
+        let seed = |lot: &str| {
+            lots.seeds()
+                .iter()
+                .find(|s| s.site_id == lot)
+                .expect("seeded")
+                .clone()
+        };
+        assert_eq!(
+            seed("TDI-P").permits,
+            [PermitSeed {
+                product_id: "parking_month_motorbike".into(),
+                vehicle_class: "motorbike".into(),
+                description: "Metro station motorbike parks monthly permit".into(),
+                price_vnd: 100_000,
+            }]
+        );
+        assert_eq!(seed("D1-CAR").tariffs[0].lost_ticket_fee_vnd, 150_000);
+        assert!(
+            lots.permit("metro_day").is_none(),
+            "transit passes are not permits"
+        );
     }
 
     #[test]

@@ -1,8 +1,12 @@
-//! The pass catalogue: the pass products of the fare configuration with
-//! their names, validity and price per rider category, as riders browse
-//! them. Prices come from the same `oneticket.toml` the engine compiled, and
-//! the engine itself charges the purchase, so the listing and the charge
-//! cannot disagree.
+//! The pass catalogue: the transit pass products of the fare configuration
+//! with their names, validity and price per rider category, as riders
+//! browse them. Prices come from the same `oneticket.toml` the engine
+//! compiled, and the engine itself charges the purchase, so the listing and
+//! the charge cannot disagree.
+//!
+//! Parking permits (passes that cover lots) are not on sale here: the lot
+//! office sells them (`services/parking`, `/v1/admin/parking/permits`),
+//! which records the right and the vehicle with the sale.
 
 use std::collections::BTreeMap;
 
@@ -53,7 +57,7 @@ impl PassCatalog {
         let offers = extensions
             .passes
             .into_iter()
-            .filter(|pass| engine.pass(&pass.id).is_some())
+            .filter(|pass| engine.pass(&pass.id).is_some() && pass.covers_lots.is_empty())
             .map(|pass| {
                 (
                     pass.id.clone(),
@@ -111,5 +115,7 @@ mod tests {
             Some(&Money::vnd(300_000))
         );
         assert_eq!(catalog.offer("metro_week"), None);
+        // Parking permits are sold at the lot office, not here.
+        assert_eq!(catalog.offer("parking_month_motorbike"), None);
     }
 }

@@ -4,9 +4,13 @@
 //!
 //! **Rule:** a pass's owner is the GTFS agency of the first network (in id
 //! order) it covers, through `route_networks.txt` and `routes.txt`, its id
-//! upper-cased into an operator code. For `hcmc` every pass covers
-//! `metro_l1`, whose route `L1` is run by `hurc1`: owner `HURC1`. Deriving
-//! it from the feed keeps it data, like every other fare rule.
+//! upper-cased into an operator code; a parking permit (a pass that covers
+//! lots and no network) belongs to the operator of its first lot (in id
+//! order), from `oneticket.toml`'s `parking.lots`. For `hcmc` every metro
+//! pass covers `metro_l1`, whose route `L1` is run by `hurc1`: owner
+//! `HURC1`; the motorbike permit's lots are `hurc1`'s, the car permit's
+//! `d1_parking`'s. Deriving it from the configuration keeps it data, like
+//! every other fare rule.
 
 use std::collections::BTreeMap;
 
@@ -28,8 +32,8 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
-    /// A pass whose networks lead to no operator.
-    #[error("pass {0} covers no network with a route and an agency")]
+    /// A pass whose networks and lots lead to no operator.
+    #[error("pass {0} covers no network with a route and an agency, and no lot")]
     NoOwner(String),
 }
 
@@ -98,10 +102,21 @@ pub fn pass_owners(
         };
         let mut networks = pass.covers_networks.clone();
         networks.sort();
+        let mut lots = pass.covers_lots.clone();
+        lots.sort();
+        let lot_operators = lots.iter().filter_map(|id| {
+            extensions
+                .parking
+                .lots
+                .iter()
+                .find(|lot| &lot.id == id)
+                .map(|lot| &lot.operator_id)
+        });
         let owner = networks
             .iter()
             .filter_map(|n| agency_of_network.get(n))
-            .find_map(|agency| OperatorId::parse(&agency.to_ascii_uppercase()).ok())
+            .chain(lot_operators)
+            .find_map(|operator| OperatorId::parse(&operator.to_ascii_uppercase()).ok())
             .ok_or_else(|| ConfigError::NoOwner(pass.id.clone()))?;
         owners.insert(idx, owner);
     }
@@ -128,7 +143,9 @@ mod tests {
         check("metro_day", "HURC1");
         check("metro_3day", "HURC1");
         check("metro_month", "HURC1");
-        assert_eq!(owners.len(), 3);
+        check("parking_month_motorbike", "HURC1");
+        check("parking_month_car", "D1_PARKING");
+        assert_eq!(owners.len(), 5);
     }
 
     #[test]

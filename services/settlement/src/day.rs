@@ -2,42 +2,16 @@
 //! calendar so settlement and pricing can never disagree about which day an
 //! instant belongs to (04:00–03:59 Asia/Ho_Chi_Minh for `hcmc`).
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use fares::engine::{ServiceCalendar, ServiceDay};
 
-/// Seconds in a day.
-const SECONDS_PER_DAY: i64 = 86_400;
-/// How far before a date's UTC midnight its service day can start: a day
-/// start is within one local day of local midnight, and a UTC offset is at
-/// most ±18 h, so two days of margin on each side hold every zone and start.
-const SEARCH_MARGIN_S: i64 = 2 * SECONDS_PER_DAY;
-
 /// The first instant (whole second) of service day `day` under `calendar`;
-/// `None` when the day is outside the representable range.
+/// `None` when the day is outside the representable range. (The engine's
+/// own calendar computes it: parking permits are priced with the same
+/// bounds.)
 #[must_use]
 pub fn day_start(calendar: &ServiceCalendar, day: ServiceDay) -> Option<DateTime<Utc>> {
-    let date: NaiveDate = day.date()?;
-    let midnight_s = date.and_hms_opt(0, 0, 0)?.and_utc().timestamp();
-    let (mut lo, mut hi) = (
-        midnight_s.checked_sub(SEARCH_MARGIN_S)?,
-        midnight_s.checked_add(SEARCH_MARGIN_S)?,
-    );
-    let day_of =
-        |s: i64| DateTime::from_timestamp(s, 0).map(|at| calendar.service_day(at.fixed_offset()));
-    // Invariant: day_of(lo) < day ≤ day_of(hi). Service days never go back
-    // in time, so the first second of `day` is found by bisection.
-    if day_of(lo)? >= day || day_of(hi)? < day {
-        return None;
-    }
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if day_of(mid)? >= day {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-    DateTime::from_timestamp(hi, 0)
+    calendar.day_start(day)
 }
 
 /// `[start, end)` of service day `day`: `end` is the next day's start.

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use fares::engine::{Engine, EventKind};
+use fares::engine::{Engine, EventKind, ParkExit};
 use ledger::{Money, OperatorId};
 use ring::digest::{Context, SHA256};
 use store_pg::settlement::{EventInput, OperatorPart};
@@ -132,15 +132,21 @@ pub fn day_event(engine: &Engine, row: &EventInput) -> Result<DayEvent, InputErr
                 category: category(need(row, &row.category_id, "category_id")?)?,
             }
         }
-        "park_in" | "park_out" => {
+        "park_in" | "park_out" | "park_out_lost_ticket" => {
             let lot_id = need(row, &row.lot_id, "lot_id")?;
             let lot = engine
                 .lot(lot_id)
                 .ok_or_else(|| unknown(row, "lot", lot_id))?;
-            if row.kind == "park_in" {
-                EventKind::ParkIn { lot }
-            } else {
-                EventKind::ParkOut { lot }
+            match row.kind.as_str() {
+                "park_in" => EventKind::ParkIn { lot },
+                "park_out" => EventKind::ParkOut {
+                    lot,
+                    exit: ParkExit::WithMedium,
+                },
+                _ => EventKind::ParkOut {
+                    lot,
+                    exit: ParkExit::LostTicket,
+                },
             }
         }
         other => {
@@ -238,7 +244,9 @@ pub fn operator_parts(lines: &[crate::plan::Line]) -> Result<Vec<OperatorPart>, 
         add(&mut part.fares_settled_vnd, line.fare_settled)?;
         add(&mut part.incomplete_vnd, line.incomplete_charge)?;
         add(&mut part.pass_recognised_vnd, line.pass_recognised)?;
+        // The lost-ticket fee is the lot operator's parking revenue too.
         add(&mut part.parking_vnd, line.parking_fee)?;
+        add(&mut part.parking_vnd, line.lost_ticket_fee)?;
     }
     Ok(parts.into_values().collect())
 }
@@ -290,6 +298,21 @@ mod tests {
             row("metro_out"),
             Ok(EventKind::MetroOut {
                 station: engine.station("BTH").unwrap(),
+            }),
+        );
+        let lot = engine.lot("BXS-P").unwrap();
+        check(
+            row("park_out"),
+            Ok(EventKind::ParkOut {
+                lot,
+                exit: ParkExit::WithMedium,
+            }),
+        );
+        check(
+            row("park_out_lost_ticket"),
+            Ok(EventKind::ParkOut {
+                lot,
+                exit: ParkExit::LostTicket,
             }),
         );
         check(

@@ -487,8 +487,8 @@ pub fn tides_rows(
 
 /// What the rider paid for the row: the engine's charge (on a capped day
 /// the apportionment moves revenue between operators, not the rider's
-/// charge), an incomplete trip's charge, a pass, a parking fee; a top-up's
-/// amount for an `Add`.
+/// charge), an incomplete trip's charge, a pass, a parking fee (with a
+/// lost-ticket fee); a top-up's amount for an `Add`.
 fn amount(line: &Line) -> i64 {
     if line.kind == LineKind::TopUp {
         return line.top_up.as_vnd();
@@ -498,6 +498,7 @@ fn amount(line: &Line) -> i64 {
         line.incomplete_charge,
         line.pass_price,
         line.parking_fee,
+        line.lost_ticket_fee,
     ])
     .map_or(i64::MAX, Money::as_vnd)
 }

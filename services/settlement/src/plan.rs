@@ -65,6 +65,26 @@
 //!   `ParkingFee`). Settlement does not know lot
 //!   occupancy and does not need it: the gate let the vehicle in, so entry
 //!   is re-priced against an empty lot.
+//! - **Lost tickets.** A stay an operator closed for a rider who lost the
+//!   medium posts its fee as above, and the lot's lost-ticket fee as a
+//!   transfer of its own (leg `lost_ticket`), also wallet → the **lot's
+//!   operator**, code `ParkingFee`; the line shows it apart
+//!   (`lost_ticket_fee`) and the statements count it in the operator's
+//!   parking revenue. Why the operator and not the penalties account: the
+//!   fee is an item of the lot's own tariff (`lost_ticket_vnd`, recorded in
+//!   the site's tariff version), set by the operator and paying for its
+//!   attendant's check that the vehicle is the rider's and for its exposure
+//!   to a vehicle released to the wrong person; the penalties account is
+//!   for penalty fares owed to no operator.
+//! - **Parking permits** are passes that cover lots, sold like any pass
+//!   (wallet → unearned, `PassSale`). A stay a permit covered (in whole or
+//!   in part) recognises unearned → the lot's operator what the permit
+//!   saved: the tariff's fee of the stay without permits (priced by the
+//!   engine) minus the fee charged, until the permit's unearned balance is
+//!   used up; the recognition is looked up on the permit valid on the
+//!   exit's day, else on the entry's. At expiry the rest is recognised as
+//!   for passes (`config::pass_owners` names the operator of a permit's
+//!   first lot as its owner).
 //! - **Settled charges are final**, so every settlement transfer may
 //!   overdraw the wallet down to its overdraft limit (`Overdraft::Allowed`).
 //!   The engine already decided, on its own timeline, that each charge
@@ -435,6 +455,9 @@ pub struct Line {
     pub pass_recognised: Money,
     /// Parking fee.
     pub parking_fee: Money,
+    /// The lot's lost-ticket fee, on a stay closed as a lost ticket.
+    #[serde(default)]
+    pub lost_ticket_fee: Money,
     /// Top-up amount.
     pub top_up: Money,
     /// Hold placed (informative: a hold is not a charge).
@@ -470,6 +493,7 @@ impl Line {
             pass_price: Money::ZERO,
             pass_recognised: Money::ZERO,
             parking_fee: Money::ZERO,
+            lost_ticket_fee: Money::ZERO,
             top_up: Money::ZERO,
             hold_placed: Money::ZERO,
             balance: None,
@@ -483,6 +507,7 @@ impl Line {
             self.incomplete_charge,
             self.pass_price,
             self.parking_fee,
+            self.lost_ticket_fee,
         ])
     }
 
@@ -493,6 +518,7 @@ impl Line {
             self.incomplete_charge,
             self.pass_recognised,
             self.parking_fee,
+            self.lost_ticket_fee,
         ])
     }
 }
@@ -565,8 +591,11 @@ struct Step {
     trip_before: Option<CarriedTrip>,
     /// The entry day of the trip open before the step.
     trip_entry_day: Option<ServiceDay>,
-    /// For a ride on a pass: its full single fare.
+    /// For a ride on a pass: its full single fare; for a stay a permit
+    /// covered: its fee without permits.
     would_be_fare: Money,
+    /// The service day of the entry of the stay open before the step.
+    stay_entry_day: Option<ServiceDay>,
     /// For a pass purchase: its last valid day.
     pass_last_day: Option<ServiceDay>,
     /// The trip open after the step.
@@ -671,6 +700,10 @@ fn reprice(
             .is_some_and(|p| p.verdict == Verdict::Deny);
         let trip_before = trip.clone();
         let trip_entry_day = state.open_trip.map(|t| t.entry_day);
+        let stay_entry_day = state
+            .open_stay
+            .and_then(|stay| DateTime::from_timestamp(stay.entered_at_s, 0))
+            .map(|entered| engine.calendar().service_day(entered.fixed_offset()));
         if gate_denied {
             steps.push(Step {
                 event: Some(index),
@@ -679,13 +712,14 @@ fn reprice(
                 trip_before,
                 trip_entry_day,
                 would_be_fare: Money::ZERO,
+                stay_entry_day,
                 pass_last_day: None,
                 trip_after: trip.clone(),
             });
             continue;
         }
         let occupancy = match event.kind {
-            EventKind::ParkIn { lot } | EventKind::ParkOut { lot } => {
+            EventKind::ParkIn { lot } | EventKind::ParkOut { lot, .. } => {
                 Some(LotOccupancy { lot, occupied: 0 })
             }
             _ => None,
@@ -741,7 +775,13 @@ fn reprice(
                 EventKind::BuyPass { .. } => {
                     pass_last_day = decided.state.passes.last().map(|p| p.last_day);
                 }
-                EventKind::TopUp { .. } | EventKind::ParkIn { .. } | EventKind::ParkOut { .. } => {}
+                EventKind::ParkOut { .. } => {
+                    if outcome.pass.is_some() {
+                        would_be_fare = fee_without_permits(engine, &state, &engine_event)
+                            .map_err(engine_error)?;
+                    }
+                }
+                EventKind::TopUp { .. } | EventKind::ParkIn { .. } => {}
             }
         }
         state = decided.state;
@@ -752,6 +792,7 @@ fn reprice(
             trip_before,
             trip_entry_day,
             would_be_fare,
+            stay_entry_day,
             pass_last_day,
             trip_after: trip.clone(),
         });
@@ -773,10 +814,30 @@ fn reprice(
         trip_before,
         trip_entry_day,
         would_be_fare: Money::ZERO,
+        stay_entry_day: None,
         pass_last_day: None,
         trip_after: trip,
     });
     Ok((steps, state))
+}
+
+/// The fee of a parking exit a permit covered, priced as if the account
+/// held no permit: the engine's own answer, park and ride and grace
+/// included (the lost-ticket fee is never covered, so it is left out).
+fn fee_without_permits(
+    engine: &Engine,
+    state: &AccountState,
+    event: &Event,
+) -> Result<Money, EventError> {
+    let mut paid = state.clone();
+    paid.balance = HYPOTHETICAL_BALANCE;
+    paid.passes.clear();
+    let occupancy = match event.kind {
+        EventKind::ParkOut { lot, .. } => Some(LotOccupancy { lot, occupied: 1 }),
+        _ => None,
+    };
+    let decided = engine.decide(&paid, occupancy, event)?;
+    Ok(decided.outcome.breakdown.parking_fee)
 }
 
 /// The full fare of a pass-covered tap out, priced as if the trip had been
@@ -1066,6 +1127,28 @@ impl<'c> Emitter<'c> {
         Ok(amount)
     }
 
+    /// The day on which to look up the permit that covered a stay: the
+    /// exit's day when a sold permit of that product is valid then, else
+    /// the entry's (a stay that outlived its permit).
+    fn permit_day(
+        &self,
+        product: Option<PassIdx>,
+        exit_day: ServiceDay,
+        entry_day: Option<ServiceDay>,
+    ) -> Option<ServiceDay> {
+        let product = product?;
+        let valid = |day: ServiceDay| {
+            self.passes
+                .iter()
+                .any(|p| p.product == product && p.valid_on(day))
+        };
+        if valid(exit_day) {
+            Some(exit_day)
+        } else {
+            entry_day.filter(|day| valid(*day)).or(Some(exit_day))
+        }
+    }
+
     /// An incomplete trip's line: the charge posted from its hold.
     fn incomplete(
         &mut self,
@@ -1221,7 +1304,24 @@ impl<'c> Emitter<'c> {
                     b.parking_fee,
                     Overdraft::Allowed,
                 )?;
+                let id = self.id(Source::Event(key.as_str()), "lost_ticket");
+                self.direct(
+                    id,
+                    TransferCode::ParkingFee,
+                    self.account,
+                    credit,
+                    b.lost_ticket_fee,
+                    Overdraft::Allowed,
+                )?;
+                let covered = step
+                    .would_be_fare
+                    .checked_sub(b.parking_fee)?
+                    .clamp_non_negative();
+                let day = self.permit_day(outcome.pass, outcome.service_day, step.stay_entry_day);
+                line.pass_recognised =
+                    self.recognise(key, outcome.pass, day, &operator, covered)?;
                 line.parking_fee = b.parking_fee;
+                line.lost_ticket_fee = b.lost_ticket_fee;
                 line.operator = Some(operator);
             }
         }

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use fares::engine::{Engine, EventKind, ServiceDay};
+use fares::engine::{Engine, EventKind, ParkExit, ServiceDay};
 use ledger::{
     Account, AccountId, AccountKind, BalanceLimit, Book, Money, OperatorId, ProviderId, Transfer,
     TransferBody, TransferCode,
@@ -31,7 +31,13 @@ const STATIONS: [&str; 14] = [
     "BXS",
 ];
 const CATEGORIES: [&str; 3] = ["adult", "student", "exempt"];
-const PASSES: [&str; 3] = ["metro_day", "metro_3day", "metro_month"];
+const PASSES: [&str; 5] = [
+    "metro_day",
+    "metro_3day",
+    "metro_month",
+    "parking_month_motorbike",
+    "parking_month_car",
+];
 const LOTS: [&str; 4] = ["BTH-P", "TDI-P", "BXS-P", "D1-CAR"];
 /// A wallet's overdraft limit in the test book: parking may overdraw it.
 const TEST_OVERDRAFT_VND: i64 = 1_000_000_000;
@@ -53,11 +59,8 @@ pub(crate) fn world() -> World {
             (op, id)
         })
         .collect();
-    let hurc1 = OperatorId::parse("HURC1").expect("valid code");
-    let pass_owners = PASSES
-        .iter()
-        .map(|p| (engine.pass(p).expect("known pass"), hurc1.clone()))
-        .collect();
+    let pass_owners = crate::config::pass_owners(&engine, &fares::engine::hcmc_files())
+        .expect("the shipped passes have owners");
     World {
         engine,
         chart: Chart {
@@ -121,6 +124,11 @@ impl World {
             },
             "park_out" => EventKind::ParkOut {
                 lot: e.lot(words[2]).expect("lot"),
+                exit: ParkExit::WithMedium,
+            },
+            "park_lost" => EventKind::ParkOut {
+                lot: e.lot(words[2]).expect("lot"),
+                exit: ParkExit::LostTicket,
             },
             other => panic!("unknown step {other}"),
         };
@@ -651,6 +659,110 @@ fn parking_may_overdraw_and_pays_the_terminals_operator() {
 }
 
 #[test]
+fn a_lost_ticket_pays_the_stay_and_the_lots_fee_to_the_lot_operator() {
+    // 2 hours at BTH-P: 4,000; the lost-ticket fee of its tariff: 8,000,
+    // as a transfer of its own to the same operator (not to penalties).
+    let plan = check(
+        &Carry::default(),
+        "2026-03-02",
+        &[
+            "03-02T07:00 topup 100000",
+            "03-02T08:00 park_in BTH-P",
+            "03-02T10:00 park_lost BTH-P",
+            // Within the grace: only the lost-ticket fee.
+            "03-02T11:00 park_in D1-CAR",
+            "03-02T11:05 park_lost D1-CAR",
+        ],
+        &[
+            "parking wallet>HURC1 4000",
+            "parking wallet>HURC1 8000",
+            "parking wallet>D1_PARKING 150000",
+        ],
+    );
+    assert_eq!(plan.end.state.balance, Money::vnd(-62_000));
+    assert_eq!(plan.totals.penalties, Money::ZERO);
+    assert_eq!(plan.totals.operator_credits, Money::vnd(162_000));
+    let exits: Vec<(i64, i64)> = plan
+        .lines
+        .iter()
+        .filter(|l| l.kind == LineKind::ParkOut)
+        .map(|l| (l.parking_fee.as_vnd(), l.lost_ticket_fee.as_vnd()))
+        .collect();
+    assert_eq!(exits, [(4_000, 8_000), (0, 150_000)]);
+    // The statements count it as the lot operator's parking revenue.
+    let parts = crate::inputs::operator_parts(&plan.lines).expect("small sums");
+    let parking: Vec<(&str, i64)> = parts
+        .iter()
+        .map(|p| (p.operator_id.as_str(), p.parking_vnd))
+        .collect();
+    assert_eq!(parking, [("D1_PARKING", 150_000), ("HURC1", 12_000)]);
+}
+
+#[test]
+fn a_permit_is_sold_like_a_pass_and_recognised_by_the_stays_it_covers() {
+    let w = world();
+    // 12 h 30 min at BTH-P would cost 2 blocks, 8,000: the permit saves it
+    // all, so 8,000 of its price is recognised to the lot's operator.
+    let first = check(
+        &Carry::default(),
+        "2026-03-02",
+        &[
+            "03-02T07:00 topup 300000",
+            "03-02T07:30 buy parking_month_motorbike adult",
+            "03-02T08:00 park_in BTH-P",
+            "03-02T20:30 park_out BTH-P",
+        ],
+        &[
+            "pass_sale wallet>unearned 100000",
+            "recognise unearned>HURC1 8000",
+        ],
+    );
+    let exit = first.lines.last().expect("the exit line");
+    assert_eq!(
+        (exit.parking_fee, exit.pass_recognised, exit.pass),
+        (
+            Money::ZERO,
+            Money::vnd(8_000),
+            w.engine.pass("parking_month_motorbike")
+        )
+    );
+    assert_eq!(first.end.passes.len(), 1);
+    assert_eq!(first.end.passes[0].unearned, Money::vnd(92_000));
+    // The next day, a lost ticket under the permit: the stay (4,000 of
+    // tariff) is recognised, the lost-ticket fee is charged.
+    let second = w
+        .plan(
+            &first.end,
+            "2026-03-03",
+            &["03-03T07:00 park_in BXS-P", "03-03T09:00 park_lost BXS-P"],
+        )
+        .expect("the day plans");
+    assert_eq!(
+        w.render(&second.transfers),
+        ["parking wallet>HURC1 8000", "recognise unearned>HURC1 4000"]
+    );
+    assert!(second.totals.balanced());
+    assert_eq!(second.end.passes[0].unearned, Money::vnd(88_000));
+    // A car permit never used goes to its lot's operator at its expiry.
+    let bought = check(
+        &Carry::default(),
+        "2026-03-02",
+        &[
+            "03-02T07:00 topup 2000000",
+            "03-02T07:30 buy parking_month_car adult",
+        ],
+        &["pass_sale wallet>unearned 2000000"],
+    );
+    let expired = w
+        .plan(&bought.end, "2026-03-31", &[])
+        .expect("the day plans");
+    assert_eq!(
+        w.render(&expired.transfers),
+        ["recognise unearned>D1_PARKING 2000000"]
+    );
+}
+
+#[test]
 fn bad_input_is_refused_with_a_typed_error() {
     let w = world();
     let check = |start: &Carry, on: &str, lines: &[&str], expected: PlanError| {
@@ -745,7 +857,7 @@ pub(crate) enum Step {
     Out(usize),
     Buy(usize, usize),
     ParkIn(usize),
-    ParkOut(usize),
+    ParkOut(usize, ParkExit),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -756,7 +868,11 @@ fn step() -> impl Strategy<Value = Step> {
         (0..STATIONS.len()).prop_map(Step::Out),
         (0..PASSES.len(), 0..CATEGORIES.len()).prop_map(|(p, c)| Step::Buy(p, c)),
         (0..LOTS.len()).prop_map(Step::ParkIn),
-        (0..LOTS.len()).prop_map(Step::ParkOut),
+        (
+            0..LOTS.len(),
+            prop_oneof![Just(ParkExit::WithMedium), Just(ParkExit::LostTicket)]
+        )
+            .prop_map(|(l, exit)| Step::ParkOut(l, exit)),
     ]
 }
 
@@ -804,8 +920,9 @@ impl World {
                 Step::ParkIn(l) => EventKind::ParkIn {
                     lot: e.lot(LOTS[l]).expect("lot"),
                 },
-                Step::ParkOut(l) => EventKind::ParkOut {
+                Step::ParkOut(l, exit) => EventKind::ParkOut {
                     lot: e.lot(LOTS[l]).expect("lot"),
+                    exit,
                 },
             };
             events.push(DayEvent {
@@ -835,7 +952,7 @@ impl World {
                 continue;
             }
             let occupancy = match event.kind {
-                EventKind::ParkIn { lot } | EventKind::ParkOut { lot } => {
+                EventKind::ParkIn { lot } | EventKind::ParkOut { lot, .. } => {
                     Some(fares::engine::LotOccupancy { lot, occupied: 0 })
                 }
                 _ => None,
@@ -858,6 +975,7 @@ impl World {
                 b.incomplete_charge,
                 b.pass_price,
                 b.parking_fee,
+                b.lost_ticket_fee,
             ])
             .expect("small sums");
             state = decided.state;

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeDelta};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +18,10 @@ pub(crate) const SECONDS_PER_MIN: i64 = 60;
 pub(crate) const SECONDS_PER_HOUR: i64 = 3_600;
 /// Seconds in a day: the largest service-day start offset accepted (exclusive).
 pub(crate) const SECONDS_PER_DAY: i64 = 86_400;
+/// How far before a date's UTC midnight its service day can start: a day
+/// start is within one local day of local midnight, and a UTC offset is at
+/// most ±18 h, so two days of margin on each side hold every zone and start.
+const DAY_START_SEARCH_MARGIN_S: i64 = 2 * SECONDS_PER_DAY;
 
 /// A service day, counted as days from 0001-01-01 (the proleptic Gregorian
 /// day number `chrono` uses), so two service days compare and subtract as integers.
@@ -129,6 +133,38 @@ impl ServiceCalendar {
         ServiceDay::from_date(shifted.date())
     }
 
+    /// The first instant (whole second) of service day `day`; `None` when
+    /// the day is outside the representable range.
+    ///
+    /// Found by bisection over [`ServiceCalendar::service_day`] itself, so
+    /// the bounds can never disagree with the day an instant is priced in
+    /// (DST gaps and folds included).
+    #[must_use]
+    pub fn day_start(&self, day: ServiceDay) -> Option<DateTime<Utc>> {
+        let date = day.date()?;
+        let midnight_s = date.and_hms_opt(0, 0, 0)?.and_utc().timestamp();
+        let (mut lo, mut hi) = (
+            midnight_s.checked_sub(DAY_START_SEARCH_MARGIN_S)?,
+            midnight_s.checked_add(DAY_START_SEARCH_MARGIN_S)?,
+        );
+        let day_of =
+            |s: i64| DateTime::from_timestamp(s, 0).map(|at| self.service_day(at.fixed_offset()));
+        // Invariant: day_of(lo) < day ≤ day_of(hi). Service days never go
+        // back in time, so the first second of `day` is found by bisection.
+        if day_of(lo)? >= day || day_of(hi)? < day {
+            return None;
+        }
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if day_of(mid)? >= day {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        DateTime::from_timestamp(hi, 0)
+    }
+
     /// The instant and service day of `at`.
     #[must_use]
     pub fn event_time(&self, at: DateTime<FixedOffset>) -> EventTime {
@@ -174,6 +210,27 @@ mod tests {
         assert_ne!(day("2026-03-31").month(), day("2026-04-01").month());
         assert_ne!(day("2025-12-01").month(), day("2026-12-01").month());
         assert_eq!(day("2026-03-02").plus_days(-1), day("2026-03-01"));
+    }
+
+    #[test]
+    fn day_start_is_the_first_second_of_the_service_day() {
+        let check_start = |day: &str, expected: Option<&str>| {
+            let day = ServiceDay::from_date(day.parse().expect("ISO date"));
+            let expected = expected.map(|s| {
+                DateTime::parse_from_rfc3339(s)
+                    .expect("RFC 3339")
+                    .with_timezone(&Utc)
+            });
+            assert_eq!(hcmc().day_start(day), expected, "{day}");
+        };
+        check_start("2026-03-02", Some("2026-03-02T04:00:00+07:00"));
+        check_start("2025-12-31", Some("2025-12-31T04:00:00+07:00"));
+        check_start("2028-02-29", Some("2028-02-29T04:00:00+07:00"));
+        // Beyond chrono's range: no start rather than a panic.
+        assert_eq!(
+            hcmc().day_start(ServiceDay::from_date(NaiveDate::MAX).plus_days(1)),
+            None
+        );
     }
 
     #[test]

@@ -66,6 +66,8 @@ pub(crate) struct CompiledPass {
     pub(crate) id: String,
     pub(crate) validity_days: u16,
     pub(crate) covers: Vec<NetworkIdx>,
+    /// The lots whose stays it covers (a parking permit).
+    pub(crate) lots: Vec<LotIdx>,
     /// Price by category index.
     pub(crate) prices: Vec<Money>,
 }
@@ -80,6 +82,8 @@ pub(crate) struct CompiledLot {
     pub(crate) entry_min_balance: Money,
     pub(crate) tariff: TariffKind,
     pub(crate) grace_s: i64,
+    /// Added to the fee of a stay closed as a lost ticket.
+    pub(crate) lost_ticket: Money,
 }
 
 /// The fare engine for one configuration. Immutable and cheap to share
@@ -418,42 +422,6 @@ impl Engine {
             &mut errors,
         );
 
-        // Passes.
-        let mut passes = Vec::new();
-        for pass in &ext.passes {
-            let mut covers = Vec::new();
-            for network in &pass.covers_networks {
-                match network_idx(network) {
-                    Some(n) => covers.push(n),
-                    None => errors.push(ConfigError::new(
-                        format!("passes.{}.covers_networks", pass.id),
-                        format!("no network `{network}` in the feed's routes"),
-                    )),
-                }
-            }
-            let prices = categories
-                .iter()
-                .map(|c| {
-                    pass.price_by_category
-                        .get(&c.id)
-                        .copied()
-                        .unwrap_or(Money::ZERO)
-                })
-                .collect();
-            passes.push(CompiledPass {
-                id: pass.id.clone(),
-                validity_days: pass.validity_days,
-                covers,
-                prices,
-            });
-        }
-        let pass_by_id = intern(
-            passes.iter().map(|p| p.id.clone()),
-            "passes",
-            |i| u16::try_from(i).ok().map(PassIdx),
-            &mut errors,
-        );
-
         // Parking lots.
         let mut lots = Vec::new();
         for lot in &ext.parking.lots {
@@ -480,12 +448,60 @@ impl Engine {
                 entry_min_balance: class.entry_min_balance,
                 tariff: tariff.kind,
                 grace_s: tariff.grace_s,
+                lost_ticket: tariff.lost_ticket,
             });
         }
         let lot_by_id = intern(
             lots.iter().map(|l| l.id.clone()),
             "parking.lots",
             |i| u16::try_from(i).ok().map(LotIdx),
+            &mut errors,
+        );
+
+        // Passes.
+        let mut passes = Vec::new();
+        for pass in &ext.passes {
+            let mut covers = Vec::new();
+            for network in &pass.covers_networks {
+                match network_idx(network) {
+                    Some(n) => covers.push(n),
+                    None => errors.push(ConfigError::new(
+                        format!("passes.{}.covers_networks", pass.id),
+                        format!("no network `{network}` in the feed's routes"),
+                    )),
+                }
+            }
+            let mut lots = Vec::new();
+            for lot in &pass.covers_lots {
+                match lot_by_id.get(lot) {
+                    Some(idx) => lots.push(*idx),
+                    None => errors.push(ConfigError::new(
+                        format!("passes.{}.covers_lots", pass.id),
+                        format!("no lot `{lot}` in parking.lots"),
+                    )),
+                }
+            }
+            let prices = categories
+                .iter()
+                .map(|c| {
+                    pass.price_by_category
+                        .get(&c.id)
+                        .copied()
+                        .unwrap_or(Money::ZERO)
+                })
+                .collect();
+            passes.push(CompiledPass {
+                id: pass.id.clone(),
+                validity_days: pass.validity_days,
+                covers,
+                lots,
+                prices,
+            });
+        }
+        let pass_by_id = intern(
+            passes.iter().map(|p| p.id.clone()),
+            "passes",
+            |i| u16::try_from(i).ok().map(PassIdx),
             &mut errors,
         );
 
@@ -603,6 +619,45 @@ impl Engine {
     #[must_use]
     pub fn lot_count(&self) -> usize {
         self.lots.len()
+    }
+
+    /// The lost-ticket fee of a lot (its tariff's).
+    #[must_use]
+    pub fn lot_lost_ticket_fee(&self, idx: LotIdx) -> Option<Money> {
+        self.lots.get(idx.get()).map(|l| l.lost_ticket)
+    }
+
+    /// The operator a lot's fees are owed to.
+    #[must_use]
+    pub fn lot_operator(&self, idx: LotIdx) -> Option<OperatorIdx> {
+        self.lots.get(idx.get()).map(|l| l.operator)
+    }
+
+    /// Every pass index, in id order (transit passes and parking permits).
+    pub fn pass_indices(&self) -> impl Iterator<Item = PassIdx> + '_ {
+        (0..self.passes.len()).filter_map(|i| u16::try_from(i).ok().map(PassIdx))
+    }
+
+    /// The lots whose stays a pass covers (empty for a transit-only pass).
+    #[must_use]
+    pub fn pass_lots(&self, idx: PassIdx) -> Option<&[LotIdx]> {
+        self.passes.get(idx.get()).map(|p| p.lots.as_slice())
+    }
+
+    /// Service days of validity of a pass, from the day of purchase.
+    #[must_use]
+    pub fn pass_validity_days(&self, idx: PassIdx) -> Option<u16> {
+        self.passes.get(idx.get()).map(|p| p.validity_days)
+    }
+
+    /// The price of a pass for a rider category.
+    #[must_use]
+    pub fn pass_price(&self, idx: PassIdx, category: CategoryIdx) -> Option<Money> {
+        self.passes
+            .get(idx.get())?
+            .prices
+            .get(category.get())
+            .copied()
     }
 
     /// Every lot index, in id order.

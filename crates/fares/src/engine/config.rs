@@ -159,7 +159,10 @@ struct RawCaps {
 struct RawPass {
     name: String,
     validity_service_days: i64,
+    #[serde(default)]
     covers_networks: Vec<String>,
+    #[serde(default)]
+    covers_lots: Vec<String>,
     price_vnd: BTreeMap<String, i64>,
 }
 
@@ -188,12 +191,14 @@ enum RawTariff {
         block_vnd: i64,
         park_and_ride_block_vnd: Option<i64>,
         grace_min: i64,
+        lost_ticket_vnd: i64,
     },
     HourlyWithBlockMax {
         hour_vnd: i64,
         max_block_h: i64,
         max_per_block_vnd: i64,
         grace_min: i64,
+        lost_ticket_vnd: i64,
     },
 }
 
@@ -285,7 +290,8 @@ pub struct TransferDiscount {
     pub within_s: i64,
 }
 
-/// A pass bought from the wallet and held as an entitlement.
+/// A pass bought from the wallet and held as an entitlement: a transit
+/// pass (it covers networks), a parking permit (it covers lots), or both.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PassProduct {
     /// Product id (`metro_day`).
@@ -296,6 +302,9 @@ pub struct PassProduct {
     pub validity_days: u16,
     /// GTFS `network_id`s whose legs (by boarding or entry day) it covers.
     pub covers_networks: Vec<String>,
+    /// Parking lot ids whose stays it covers for the time of the stay that
+    /// falls within its validity (a parking permit).
+    pub covers_lots: Vec<String>,
     /// The price for each rider category (every category has one).
     pub price_by_category: BTreeMap<String, Money>,
 }
@@ -342,6 +351,9 @@ pub struct Tariff {
     pub kind: TariffKind,
     /// A stay of at most this many seconds costs 0.
     pub grace_s: i64,
+    /// Added to the stay's fee when an operator closes the stay of a rider
+    /// who lost the medium (a lost ticket).
+    pub lost_ticket: Money,
 }
 
 /// A parking lot.
@@ -742,12 +754,17 @@ fn validate(c: &mut Checker, raw: RawFile) -> Extensions {
                 1
             }
         };
-        if pass.covers_networks.is_empty() {
+        if pass.covers_networks.is_empty() && pass.covers_lots.is_empty() {
             c.error(
                 format!("{path}.covers_networks"),
-                "a pass must cover at least one network",
+                "a pass must cover at least one network or lot (covers_lots)",
             );
         }
+        c.list_len(
+            &format!("{path}.covers_lots"),
+            pass.covers_lots.len(),
+            MAX_ITEMS_PER_LIST,
+        );
         let mut price_by_category = BTreeMap::new();
         for (category, price) in &pass.price_vnd {
             if !categories.iter().any(|r| &r.id == category) {
@@ -772,11 +789,32 @@ fn validate(c: &mut Checker, raw: RawFile) -> Extensions {
             name: pass.name,
             validity_days,
             covers_networks: pass.covers_networks,
+            covers_lots: pass.covers_lots,
             price_by_category,
         });
     }
 
     let parking = validate_parking(c, raw.parking, &station_owner);
+    for pass in &passes {
+        for (j, lot) in pass.covers_lots.iter().enumerate() {
+            if !parking.lots.iter().any(|l| &l.id == lot) {
+                c.error(
+                    format!("passes.{}.covers_lots[{j}]", pass.id),
+                    format!("no lot `{lot}` in parking.lots"),
+                );
+            }
+            if pass
+                .covers_lots
+                .get(..j)
+                .is_some_and(|seen| seen.contains(lot))
+            {
+                c.error(
+                    format!("passes.{}.covers_lots[{j}]", pass.id),
+                    format!("lot `{lot}` is listed twice"),
+                );
+            }
+        }
+    }
 
     Extensions {
         calendar,
@@ -826,12 +864,13 @@ fn validate_parking(
         .map(|(id, tariff)| {
             let path = format!("parking.tariffs.{id}");
             c.id(&path, &id);
-            let (kind, grace_min) = match tariff {
+            let (kind, grace_min, lost_ticket_vnd) = match tariff {
                 RawTariff::PerStartedBlock {
                     block_h,
                     block_vnd,
                     park_and_ride_block_vnd,
                     grace_min,
+                    lost_ticket_vnd,
                 } => {
                     let block = c.amount(&format!("{path}.block_vnd"), block_vnd, 0);
                     let park_and_ride_block = park_and_ride_block_vnd.map(|v| {
@@ -849,13 +888,14 @@ fn validate_parking(
                         block,
                         park_and_ride_block,
                     };
-                    (kind, grace_min)
+                    (kind, grace_min, lost_ticket_vnd)
                 }
                 RawTariff::HourlyWithBlockMax {
                     hour_vnd,
                     max_block_h,
                     max_per_block_vnd,
                     grace_min,
+                    lost_ticket_vnd,
                 } => {
                     let kind = TariffKind::HourlyWithBlockMax {
                         hour: c.amount(&format!("{path}.hour_vnd"), hour_vnd, 0),
@@ -866,11 +906,17 @@ fn validate_parking(
                             0,
                         ),
                     };
-                    (kind, grace_min)
+                    (kind, grace_min, lost_ticket_vnd)
                 }
             };
             let grace_s = c.minutes(&format!("{path}.grace_min"), grace_min, 0);
-            Tariff { id, kind, grace_s }
+            let lost_ticket = c.amount(&format!("{path}.lost_ticket_vnd"), lost_ticket_vnd, 0);
+            Tariff {
+                id,
+                kind,
+                grace_s,
+                lost_ticket,
+            }
         })
         .collect();
 

@@ -5,7 +5,8 @@
 //! by the property tests:
 //!
 //! ```text
-//! amount = hold_placed − hold_released − top_up + fare_charged + pass_price + parking_fee
+//! amount = hold_placed − hold_released − top_up + fare_charged + pass_price
+//!          + parking_fee + lost_ticket_fee
 //! ```
 //!
 //! and an incomplete-journey charge is taken from a hold already placed
@@ -64,7 +65,21 @@ pub enum EventKind {
     ParkOut {
         /// The lot.
         lot: LotIdx,
+        /// Through a gate with the medium, or closed by an operator as a
+        /// lost ticket (the lot's lost-ticket fee on top of the stay's fee).
+        exit: ParkExit,
     },
+}
+
+/// How a stay is closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParkExit {
+    /// The rider presented the medium of the stay (card, QR, plate read)
+    /// at an exit gate.
+    WithMedium,
+    /// An operator closed the stay for a rider who lost the medium: the
+    /// stay's fee plus the lot's lost-ticket fee.
+    LostTicket,
 }
 
 /// One event of one account, at a wall-clock time the caller supplies.
@@ -163,8 +178,11 @@ pub struct Breakdown {
     pub incomplete_charge: Money,
     /// Pass purchase price.
     pub pass_price: Money,
-    /// Parking fee.
+    /// Parking fee: the tariff's fee of the part of the stay no permit covers.
     pub parking_fee: Money,
+    /// The lot's lost-ticket fee, on a stay closed as a lost ticket (apart
+    /// from `parking_fee`: no permit covers it).
+    pub lost_ticket_fee: Money,
 }
 
 /// The engine's answer to one event.
@@ -180,9 +198,10 @@ pub struct Outcome {
     pub balance: Money,
     /// The service day of the event.
     pub service_day: ServiceDay,
-    /// What paid for the leg (transit events only).
+    /// What paid for the leg (transit events), or the permit that covered
+    /// (part of) a stay at a parking exit.
     pub coverage: Option<Coverage>,
-    /// The pass bought or used, if any.
+    /// The pass or permit bought or used, if any.
     pub pass: Option<PassIdx>,
     /// The GTFS fare product that priced the leg (bus, or a completed metro
     /// trip between two stations), when the feed named one.

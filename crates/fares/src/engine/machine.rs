@@ -24,6 +24,24 @@
 //!   station at or after the stay's entry.
 //! - "Below its charge" is literal: a wallet that a parking exit left
 //!   negative is refused even a 0-VND ride until it is topped up.
+//! - **Lost ticket.** A stay closed by an operator for a rider who lost
+//!   the medium (`ParkExit::LostTicket`) costs the stay's own fee (the
+//!   account's stay says when it began, so the tariff, park and ride and
+//!   permits apply as at a gate) plus the lot's lost-ticket fee (its
+//!   tariff's `lost_ticket_vnd`). It is an exit like any other: always
+//!   accepted when the stay is open at that lot, even below zero.
+//! - **Parking permits** are passes that cover lots (`covers_lots`). A
+//!   permit covers the part of a stay at one of its lots that falls within
+//!   its validity, from the first instant of its first service day to the
+//!   last instant of its last; the rest of the stay is priced by the tariff
+//!   as one stay of that length (grace and park and ride included), so a
+//!   stay wholly inside the validity costs 0 and one that outlives the
+//!   permit pays only for the time after it. Several permits of the lot
+//!   count together (a renewal). The permit the outcome reports is the one
+//!   that covered the most of the stay (the first held, on a tie). A permit
+//!   never covers the lost-ticket fee.
+//! - Expired passes are pruned at a purchase, except those that may still
+//!   cover the open stay (valid on or after the stay's entry day).
 
 use chrono::{DateTime, FixedOffset};
 use ledger::Money;
@@ -31,7 +49,9 @@ use ledger::Money;
 use super::calendar::{EventTime, ServiceDay};
 use super::compiled::{CompiledCategory, CompiledTapNetwork, Engine};
 use super::config::TransitBehaviour;
-use super::event::{Breakdown, Decision, Event, EventError, EventKind, LegOwner, Outcome, Reason};
+use super::event::{
+    Breakdown, Decision, Event, EventError, EventKind, LegOwner, Outcome, ParkExit, Reason,
+};
 use super::parking::parking_fee;
 use super::state::{
     AccountState, CategoryIdx, Coverage, GroupIdx, HeldPass, LastLeg, LotIdx, LotOccupancy,
@@ -108,7 +128,7 @@ impl Engine {
             EventKind::MetroOut { station } => self.metro_out(state, at, station),
             EventKind::BuyPass { product, category } => self.buy_pass(state, at, product, category),
             EventKind::ParkIn { lot } => self.park_in(state, occupancy, at, lot),
-            EventKind::ParkOut { lot } => self.park_out(state, occupancy, at, lot),
+            EventKind::ParkOut { lot, exit } => self.park_out(state, occupancy, at, lot, exit),
         }
     }
 
@@ -451,9 +471,18 @@ impl Engine {
             return Ok(deny(outcome, Reason::PassLimit));
         }
 
+        // A permit that expired during the open stay still covers its part.
+        let keep_from = state
+            .open_stay
+            .and_then(|stay| DateTime::from_timestamp(stay.entered_at_s, 0))
+            .map_or(at.service_day, |entered| {
+                self.calendar
+                    .service_day(entered.fixed_offset())
+                    .min(at.service_day)
+            });
         let balance = state.balance.checked_sub(price)?;
         state.balance = balance;
-        state.passes.retain(|p| p.last_day >= at.service_day);
+        state.passes.retain(|p| p.last_day >= keep_from);
         state.passes.push(HeldPass {
             product,
             first_day: at.service_day,
@@ -515,6 +544,7 @@ impl Engine {
         occupancy: Option<&mut LotOccupancy>,
         at: EventTime,
         lot_idx: LotIdx,
+        exit: ParkExit,
     ) -> Result<Outcome, EventError> {
         let lot = self
             .lots
@@ -535,20 +565,102 @@ impl Engine {
         };
         // Park and ride needs the lot's own linked station: checked when earned.
         let stay_s = at.unix_s.saturating_sub(stay.entered_at_s);
-        let fee = parking_fee(lot.tariff, lot.grace_s, stay_s, stay.park_and_ride)?;
+        let permits = self.permit_cover(state, lot_idx, stay.entered_at_s, at.unix_s);
+        let charged_s = stay_s.saturating_sub(permits.covered_s);
+        let fee = parking_fee(lot.tariff, lot.grace_s, charged_s, stay.park_and_ride)?;
+        let lost_ticket_fee = match exit {
+            ParkExit::WithMedium => Money::ZERO,
+            ParkExit::LostTicket => lot.lost_ticket,
+        };
+        let amount = fee.checked_add(lost_ticket_fee)?;
         // The vehicle must leave: the fee is charged even below zero.
-        let balance = state.balance.checked_sub(fee)?;
+        let balance = state.balance.checked_sub(amount)?;
 
         state.balance = balance;
         state.open_stay = None;
         occupancy.occupied = occupancy.occupied.saturating_sub(1);
         state.version = state.version.wrapping_add(1);
 
-        outcome.amount = fee;
+        outcome.amount = amount;
         outcome.balance = balance;
+        outcome.coverage = permits.permit.map(Coverage::Pass);
+        outcome.pass = permits.permit;
         outcome.breakdown.parking_fee = fee;
+        outcome.breakdown.lost_ticket_fee = lost_ticket_fee;
         Ok(outcome)
     }
+
+    /// How much of the stay `[from_s, to_s)` at `lot` the held permits of
+    /// that lot cover (their validities merged), and the permit that
+    /// covered the most of it.
+    fn permit_cover(
+        &self,
+        state: &AccountState,
+        lot: LotIdx,
+        from_s: i64,
+        to_s: i64,
+    ) -> PermitCover {
+        let none = PermitCover {
+            covered_s: 0,
+            permit: None,
+        };
+        if to_s <= from_s {
+            return none;
+        }
+        // (start, end, product) of each permit's validity within the stay.
+        let mut spans: Vec<(i64, i64, PassIdx)> = Vec::new();
+        for held in &state.passes {
+            let covers_lot = self
+                .passes
+                .get(held.product.get())
+                .is_some_and(|pass| pass.lots.contains(&lot));
+            if !covers_lot {
+                continue;
+            }
+            // A day beyond the calendar's range has no bounds: no cover
+            // (the tariff applies) rather than a guess.
+            let (Some(first), Some(after_last)) = (
+                self.calendar.day_start(held.first_day),
+                self.calendar.day_start(held.last_day.plus_days(1)),
+            ) else {
+                continue;
+            };
+            let start = first.timestamp().max(from_s);
+            let end = after_last.timestamp().min(to_s);
+            if start < end {
+                spans.push((start, end, held.product));
+            }
+        }
+        let mut best: Option<(i64, PassIdx)> = None;
+        for &(start, end, product) in &spans {
+            let length = end - start;
+            if best.is_none_or(|(most, _)| length > most) {
+                best = Some((length, product));
+            }
+        }
+        spans.sort_unstable_by_key(|span| (span.0, span.1));
+        let mut covered_s = 0i64;
+        let mut reached = from_s;
+        for (start, end, _) in spans {
+            let start = start.max(reached);
+            if end > start {
+                covered_s = covered_s.saturating_add(end - start);
+                reached = end;
+            }
+        }
+        PermitCover {
+            covered_s,
+            permit: best.map(|(_, product)| product),
+        }
+    }
+}
+
+/// What the permits of a lot do for one stay.
+struct PermitCover {
+    /// Seconds of the stay within a permit's validity.
+    covered_s: i64,
+    /// The permit that covered the most of it.
+    permit: Option<PassIdx>,
 }
 
 fn top_up(state: &mut AccountState, at: EventTime, amount: Money) -> Result<Outcome, EventError> {

@@ -46,7 +46,9 @@ mod tests;
 pub use calendar::{EventTime, ServiceCalendar, ServiceDay, ServiceMonth};
 pub use compiled::Engine;
 pub use config::{ConfigError, ConfigErrors, Extensions};
-pub use event::{Breakdown, Decision, Event, EventError, EventKind, LegOwner, Outcome, Reason};
+pub use event::{
+    Breakdown, Decision, Event, EventError, EventKind, LegOwner, Outcome, ParkExit, Reason,
+};
 pub use feed::EXTENSIONS_FILE;
 pub use hcmc::hcmc_files;
 pub use machine::{Decided, MAX_PASSES_HELD};

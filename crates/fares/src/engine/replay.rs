@@ -6,6 +6,16 @@
 //! with `"decision":"error"` and a short code, and changes nothing; the run
 //! always goes on. The CLI wires standard input and output; this module
 //! never touches either.
+//!
+//! **Extensions of the contract** (optional; a line without them means
+//! exactly what spec §9 says):
+//! - `park_out` takes `"lost_ticket": true` for a stay an operator closes
+//!   for a rider who lost the medium: the amount is the stay's fee plus the
+//!   lot's lost-ticket fee (`lost_ticket_vnd` of its tariff). `false` is a
+//!   normal exit; any other value is `malformed`.
+//! - `buy` takes a parking permit's product id like a pass's (a pass with
+//!   `covers_lots`); a later `park_out` at a covered lot is charged only for
+//!   the part of the stay outside the permit's validity.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::compiled::Engine;
-use super::event::{Event, EventError, EventKind, Outcome};
+use super::event::{Event, EventError, EventKind, Outcome, ParkExit};
 use super::state::{AccountState, CategoryIdx, LotOccupancy};
 
 /// A line longer than this is refused as malformed before parsing: a real
@@ -226,7 +236,12 @@ impl Replay {
                 if event == "park_in" {
                     EventKind::ParkIn { lot }
                 } else {
-                    EventKind::ParkOut { lot }
+                    let exit = match obj.get("lost_ticket") {
+                        None | Some(Value::Bool(false)) => ParkExit::WithMedium,
+                        Some(Value::Bool(true)) => ParkExit::LostTicket,
+                        Some(_) => return Err(LineError::Malformed),
+                    };
+                    EventKind::ParkOut { lot, exit }
                 }
             }
             _ => return Err(LineError::Malformed),
@@ -234,7 +249,7 @@ impl Replay {
         let event = Event { at, kind };
 
         let occupancy = match kind {
-            EventKind::ParkIn { lot } | EventKind::ParkOut { lot } => Some(
+            EventKind::ParkIn { lot } | EventKind::ParkOut { lot, .. } => Some(
                 self.state
                     .lots
                     .get(lot.get())

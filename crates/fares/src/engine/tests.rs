@@ -119,6 +119,11 @@ impl Rider {
             },
             "park_out" => EventKind::ParkOut {
                 lot: e.lot(arg()).expect("a known lot"),
+                exit: ParkExit::WithMedium,
+            },
+            "park_lost" => EventKind::ParkOut {
+                lot: e.lot(arg()).expect("a known lot"),
+                exit: ParkExit::LostTicket,
             },
             other => panic!("unknown step verb {other}"),
         };
@@ -128,7 +133,7 @@ impl Rider {
     fn step(&mut self, line: &str) -> Outcome {
         let event = self.event(line);
         let lot = match event.kind {
-            EventKind::ParkIn { lot } | EventKind::ParkOut { lot } => Some(lot.get()),
+            EventKind::ParkIn { lot } | EventKind::ParkOut { lot, .. } => Some(lot.get()),
             _ => None,
         };
         let before = self.state.clone();
@@ -702,6 +707,346 @@ fn lot_occupancy_follows_entries_and_exits() {
     assert_eq!(rider.lots[lot].occupied, 0);
 }
 
+// ---- lost tickets -------------------------------------------------------------
+
+#[test]
+fn lost_ticket_adds_the_lots_fee_to_the_stays_fee() {
+    check(&[
+        ("03-02T06:00 topup 200000", "accept -200000 200000"),
+        ("03-02T07:00 park_in BTH-P", "accept 0 200000"),
+        // 2 hours: 4,000 of tariff + 8,000 lost-ticket fee.
+        ("03-02T09:00 park_lost BTH-P", "accept 12000 188000"),
+        // Within the grace the stay is free; the lost-ticket fee is not.
+        ("03-02T10:00 park_in BTH-P", "accept 0 188000"),
+        ("03-02T10:05 park_lost BTH-P", "accept 8000 180000"),
+        // An exit like any other: accepted below zero...
+        ("03-02T11:00 park_in D1-CAR", "accept 0 180000"),
+        ("03-02T13:00 park_lost D1-CAR", "accept 200000 -20000"),
+        // ...and only with a stay open at that lot.
+        ("03-02T13:01 park_lost D1-CAR", "deny 0 -20000 no_open_stay"),
+    ]);
+}
+
+#[test]
+fn lost_ticket_keeps_park_and_ride_and_reports_both_fees() {
+    let mut rider = Rider::new();
+    rider.run(&[
+        "03-02T06:00 topup 100000",
+        "03-02T07:00 park_in TDI-P",
+        "03-02T07:05 in TDI adult",
+        "03-02T07:30 out BTH",
+    ]);
+    let lot = rider.engine.lot("TDI-P").expect("lot exists").get();
+    assert_eq!(rider.lots[lot].occupied, 1);
+    let o = rider.step("03-02T18:00 park_lost TDI-P");
+    assert_eq!(render(&o), "accept 10000 80000");
+    assert_eq!(o.breakdown.parking_fee, Money::vnd(2_000));
+    assert_eq!(o.breakdown.lost_ticket_fee, Money::vnd(8_000));
+    assert_eq!(
+        o.owner.and_then(|w| rider.engine.operator_id(w.operator)),
+        Some("hurc1")
+    );
+    assert_eq!(rider.lots[lot].occupied, 0, "the stay is closed");
+    assert_eq!(rider.state.open_stay, None);
+}
+
+// ---- parking permits ------------------------------------------------------------
+
+#[test]
+fn a_permit_covers_stays_at_its_lots_only() {
+    check(&[
+        ("03-02T06:00 topup 300000", "accept -300000 300000"),
+        (
+            "03-02T07:00 buy parking_month_motorbike adult",
+            "accept 100000 200000",
+        ),
+        ("03-02T07:10 park_in BTH-P", "accept 0 200000"),
+        ("03-02T19:00 park_out BTH-P", "accept 0 200000"),
+        ("03-03T07:00 park_in TDI-P", "accept 0 200000"),
+        ("03-03T08:00 park_out TDI-P", "accept 0 200000"),
+        // The car park is not one of its lots.
+        ("03-03T09:00 park_in D1-CAR", "accept 0 200000"),
+        ("03-03T10:00 park_out D1-CAR", "accept 25000 175000"),
+        // Nor is the metro: a tap in holds the maximum fare.
+        ("03-03T11:00 in BTH adult", "accept 19000 156000"),
+        ("03-03T11:10 out BTH", "accept -19000 175000"),
+        // A permit never covers the lost-ticket fee.
+        ("03-03T12:00 park_in BXS-P", "accept 0 175000"),
+        ("03-03T20:00 park_lost BXS-P", "accept 8000 167000"),
+    ]);
+}
+
+#[test]
+fn a_stay_that_outlives_the_permit_pays_for_the_time_after_it() {
+    let mut rider = Rider::new();
+    rider.run(&[
+        "03-02T06:00 topup 300000",
+        "03-02T07:00 buy parking_month_motorbike student",
+    ]);
+    let permit = rider.engine.pass("parking_month_motorbike");
+    assert_eq!(
+        rider.state.balance,
+        Money::vnd(200_000),
+        "one price for all"
+    );
+    // Valid for 30 service days: the last is 03-31, until 04-01 04:00.
+    rider.step("03-31T20:00 park_in BTH-P");
+    let o = rider.step("04-01T06:00 park_out BTH-P");
+    assert_eq!(
+        render(&o),
+        "accept 4000 196000",
+        "04:00 to 06:00 is charged"
+    );
+    assert_eq!(o.pass, permit, "the permit covered part of the stay");
+    assert_eq!(o.coverage, permit.map(Coverage::Pass));
+    rider.step("04-01T07:00 park_in BTH-P");
+    let o = rider.step("04-01T08:00 park_out BTH-P");
+    assert_eq!(render(&o), "accept 4000 192000");
+    assert_eq!((o.pass, o.coverage), (None, None), "expired");
+    // What is left after the permit within the grace costs nothing.
+    let mut rider = Rider::new();
+    rider.run(&[
+        "03-02T06:00 topup 300000",
+        "03-02T07:00 buy parking_month_motorbike adult",
+        "03-31T20:00 park_in BTH-P",
+    ]);
+    assert_eq!(
+        render(&rider.step("04-01T04:10 park_out BTH-P")),
+        "accept 0 200000"
+    );
+}
+
+#[test]
+fn a_permit_bought_during_a_stay_covers_it_from_its_first_service_day() {
+    check(&[
+        ("03-02T02:00 topup 3000000", "accept -3000000 3000000"),
+        // Service day 03-01: before the permit's validity.
+        ("03-02T03:00 park_in D1-CAR", "accept 0 3000000"),
+        (
+            "03-02T07:00 buy parking_month_car adult",
+            "accept 2000000 1000000",
+        ),
+        // 03:00 to 04:00 is outside the permit: one started hour.
+        ("03-02T09:00 park_out D1-CAR", "accept 25000 975000"),
+    ]);
+}
+
+#[test]
+fn a_purchase_keeps_an_expired_permit_that_covers_the_open_stay() {
+    check(&[
+        ("03-02T06:00 topup 3000000", "accept -3000000 3000000"),
+        (
+            "03-02T07:00 buy parking_month_car adult",
+            "accept 2000000 1000000",
+        ),
+        ("03-31T20:00 park_in D1-CAR", "accept 0 1000000"),
+        // The permit expired at 04:00; buying a pass prunes expired passes
+        // but not one the open stay still needs.
+        ("04-01T05:00 buy metro_day adult", "accept 40000 960000"),
+        // Only 04:00 to 06:00 is charged (10 hours would be 150,000).
+        ("04-01T06:00 park_out D1-CAR", "accept 50000 910000"),
+    ]);
+}
+
+#[test]
+fn a_permit_is_denied_below_its_price() {
+    check(&[
+        ("03-02T06:00 topup 99999", "accept -99999 99999"),
+        (
+            "03-02T07:00 buy parking_month_motorbike adult",
+            "deny 0 99999 insufficient_funds",
+        ),
+        ("03-02T07:10 park_in BTH-P", "accept 0 99999"),
+        ("03-02T09:10 park_out BTH-P", "accept 4000 95999"),
+    ]);
+}
+
+#[test]
+fn replay_reads_lost_tickets_and_permits() {
+    let mut replay = Replay::new(hcmc_engine());
+    let line = |extra: &str, event: &str, at: &str| {
+        format!(
+            "{{\"account\":\"r1\",\"at\":\"2026-03-02T{at}:00+07:00\",\"event\":\"{event}\",\"category\":\"adult\"{extra}}}"
+        )
+    };
+    let check_line = |replay: &mut Replay, input: String, expected: &str| {
+        let before = replay.state().clone();
+        let out = replay.line(&input);
+        assert_eq!(out, expected, "{input}");
+        if expected.contains("\"error\"") {
+            assert_eq!(replay.state(), &before, "an error changes nothing");
+        }
+    };
+    check_line(
+        &mut replay,
+        line(",\"amount\":200000", "topup", "06:00"),
+        r#"{"decision":"accept","amount":-200000,"balance":200000,"reason":null}"#,
+    );
+    check_line(
+        &mut replay,
+        line(",\"lot\":\"BTH-P\"", "park_in", "07:00"),
+        r#"{"decision":"accept","amount":0,"balance":200000,"reason":null}"#,
+    );
+    check_line(
+        &mut replay,
+        line(
+            ",\"lot\":\"BTH-P\",\"lost_ticket\":\"yes\"",
+            "park_out",
+            "09:00",
+        ),
+        r#"{"decision":"error","amount":0,"balance":200000,"reason":"malformed"}"#,
+    );
+    check_line(
+        &mut replay,
+        line(
+            ",\"lot\":\"BTH-P\",\"lost_ticket\":true",
+            "park_out",
+            "09:00",
+        ),
+        r#"{"decision":"accept","amount":12000,"balance":188000,"reason":null}"#,
+    );
+    check_line(
+        &mut replay,
+        line(",\"product\":\"parking_month_motorbike\"", "buy", "10:00"),
+        r#"{"decision":"accept","amount":100000,"balance":88000,"reason":null}"#,
+    );
+    check_line(
+        &mut replay,
+        line(",\"lot\":\"BXS-P\"", "park_in", "11:00"),
+        r#"{"decision":"accept","amount":0,"balance":88000,"reason":null}"#,
+    );
+    check_line(
+        &mut replay,
+        line(
+            ",\"lot\":\"BXS-P\",\"lost_ticket\":false",
+            "park_out",
+            "19:00",
+        ),
+        r#"{"decision":"accept","amount":0,"balance":88000,"reason":null}"#,
+    );
+}
+
+/// The state of a rider parked at `lot` since `entered_at_s`, holding the
+/// given permits (product, first day, last day).
+fn parked(
+    lot: state::LotIdx,
+    entered_at_s: i64,
+    permits: &[(state::PassIdx, ServiceDay, ServiceDay)],
+) -> AccountState {
+    AccountState {
+        balance: Money::vnd(10_000_000),
+        passes: permits
+            .iter()
+            .map(|&(product, first_day, last_day)| state::HeldPass {
+                product,
+                first_day,
+                last_day,
+            })
+            .collect(),
+        open_stay: Some(state::OpenStay {
+            lot,
+            entered_at_s,
+            park_and_ride: state::ParkAndRide::NotEarned,
+        }),
+        ..AccountState::default()
+    }
+}
+
+/// 2026-03-02 04:00 +07:00, the start of service day 2026-03-02.
+const MARCH_2_START_S: i64 = 1_772_398_800;
+const MINUTE_S: i64 = 60;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn a_permit_never_raises_a_fee_and_a_stay_within_it_is_free(
+        entry_min in 0i64..40 * 24 * 60,
+        stay_min in 0i64..3 * 24 * 60,
+        first in 0i32..40,
+        renewed in any::<bool>(),
+        lot in 0usize..LOTS.len(),
+    ) {
+        let engine = hcmc_engine();
+        let lot_id = LOTS[lot];
+        let lot = engine.lot(lot_id).expect("known lot");
+        let permit = engine
+            .pass(if lot_id == "D1-CAR" { "parking_month_car" } else { "parking_month_motorbike" })
+            .expect("shipped permit");
+        let day0 = ServiceDay::from_date(chrono::NaiveDate::from_ymd_opt(2026, 3, 2).expect("date"));
+        let first_day = day0.plus_days(first);
+        let mut permits = vec![(permit, first_day, first_day.plus_days(29))];
+        if renewed {
+            permits.push((permit, first_day.plus_days(30), first_day.plus_days(59)));
+        }
+        let entered_at_s = MARCH_2_START_S + entry_min * MINUTE_S;
+        let exit_s = entered_at_s + stay_min * MINUTE_S;
+        let at = DateTime::from_timestamp(exit_s, 0).expect("in range").fixed_offset();
+        let event = Event { at, kind: EventKind::ParkOut { lot, exit: ParkExit::WithMedium } };
+        let occupancy = Some(LotOccupancy { lot, occupied: 1 });
+        let with = engine.decide(&parked(lot, entered_at_s, &permits), occupancy, &event).expect("valid");
+        let without = engine.decide(&parked(lot, entered_at_s, &[]), occupancy, &event).expect("valid");
+        prop_assert_eq!(with.outcome.decision, Decision::Accept);
+        prop_assert!(with.outcome.amount <= without.outcome.amount);
+        prop_assert_eq!(without.outcome.pass, None);
+
+        let last_day = permits.last().map(|p| p.2).expect("one permit");
+        let valid_from = engine.calendar().day_start(first_day).expect("in range").timestamp();
+        let valid_until = engine.calendar().day_start(last_day.plus_days(1)).expect("in range").timestamp();
+        if valid_from <= entered_at_s && exit_s <= valid_until {
+            prop_assert_eq!(with.outcome.amount, Money::ZERO);
+        }
+        if exit_s <= valid_from || valid_until <= entered_at_s {
+            prop_assert_eq!(with.outcome.amount, without.outcome.amount);
+            prop_assert_eq!(with.outcome.pass, None);
+        } else if exit_s > entered_at_s {
+            prop_assert_eq!(with.outcome.pass, Some(permit));
+        }
+        // A permit changes the price, never the stay's closing.
+        let mut closed = with.state.clone();
+        closed.passes.clear();
+        prop_assert_eq!(closed.open_stay, without.state.open_stay);
+        prop_assert_eq!(with.occupancy, without.occupancy);
+    }
+
+    #[test]
+    fn a_lost_ticket_costs_the_gate_exit_plus_the_lots_fee(steps in steps(), lot in 0usize..LOTS.len()) {
+        let mut rider = Rider::new();
+        let engine = rider.engine.clone();
+        let lot = engine.lot(LOTS[lot]).expect("known lot");
+        let fee = engine.lot_lost_ticket_fee(lot).expect("known lot");
+        for step in &steps {
+            let line = json_line(*step, "r");
+            let value: serde_json::Value = serde_json::from_str(&line).expect("generated JSON");
+            let at = to_event(&engine, &value).at;
+            let occupancy = Some(rider.lots[lot.get()]);
+            let exit = |how| Event { at, kind: EventKind::ParkOut { lot, exit: how } };
+            let gate = engine.decide(&rider.state, occupancy, &exit(ParkExit::WithMedium)).expect("valid");
+            let lost = engine.decide(&rider.state, occupancy, &exit(ParkExit::LostTicket)).expect("valid");
+            let same_balance = AccountState { balance: gate.state.balance, ..lost.state.clone() };
+            prop_assert_eq!(&gate.state, &same_balance, "only the balance differs");
+            prop_assert_eq!(gate.occupancy, lost.occupancy);
+            prop_assert_eq!(gate.outcome.decision, lost.outcome.decision);
+            if gate.outcome.decision == Decision::Accept {
+                prop_assert_eq!(lost.outcome.amount.as_vnd(), gate.outcome.amount.as_vnd() + fee.as_vnd());
+                prop_assert_eq!(lost.state.balance.as_vnd(), gate.state.balance.as_vnd() - fee.as_vnd());
+                prop_assert_eq!(lost.outcome.breakdown.lost_ticket_fee, fee);
+                prop_assert_eq!(lost.outcome.breakdown.parking_fee, gate.outcome.breakdown.parking_fee);
+            } else {
+                prop_assert_eq!(lost.outcome.amount, Money::ZERO);
+            }
+            // Then the day goes on as generated.
+            let event = to_event(&engine, &value);
+            let lot_of = match event.kind {
+                EventKind::ParkIn { lot } | EventKind::ParkOut { lot, .. } => Some(lot.get()),
+                _ => None,
+            };
+            let occupancy = lot_of.and_then(|i| rider.lots.get_mut(i));
+            engine.apply(&mut rider.state, occupancy, &event).expect("valid events");
+        }
+    }
+}
+
 // ---- errors ---------------------------------------------------------------------
 
 #[test]
@@ -923,6 +1268,26 @@ fn config_errors_name_the_key_and_the_reason() {
         &["oneticket.toml"],
     );
     check_cfg("block_h = 12", "block_h = \"12\"", &["oneticket.toml"]);
+    check_cfg(
+        "lost_ticket_vnd = 8000",
+        "lost_ticket_vnd = -8000",
+        &["parking.tariffs.metro_motorbike.lost_ticket_vnd"],
+    );
+    check_cfg(
+        "covers_lots = [\"D1-CAR\"]",
+        "covers_lots = [\"D2-CAR\"]",
+        &["passes.parking_month_car.covers_lots[0]"],
+    );
+    check_cfg(
+        "covers_lots = [\"D1-CAR\"]",
+        "covers_lots = []",
+        &["passes.parking_month_car.covers_networks"],
+    );
+    check_cfg(
+        "\"TDI-P\", \"BXS-P\"]",
+        "\"TDI-P\", \"TDI-P\"]",
+        &["passes.parking_month_motorbike.covers_lots[2]"],
+    );
 }
 
 #[test]
@@ -948,7 +1313,7 @@ fn a_missing_fare_for_a_category_is_a_config_error() {
 type Step = (u32, u8, u8, u8);
 
 fn steps() -> impl Strategy<Value = Vec<Step>> {
-    prop::collection::vec((0u32..2_000, 0u8..8, any::<u8>(), any::<u8>()), 1..60).prop_map(
+    prop::collection::vec((0u32..2_000, 0u8..9, any::<u8>(), any::<u8>()), 1..60).prop_map(
         |mut v| {
             v.sort_by_key(|s| s.0);
             v
@@ -957,7 +1322,13 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
 }
 
 const CATEGORIES: [&str; 3] = ["adult", "student", "exempt"];
-const PASSES: [&str; 3] = ["metro_day", "metro_3day", "metro_month"];
+const PASSES: [&str; 5] = [
+    "metro_day",
+    "metro_3day",
+    "metro_month",
+    "parking_month_motorbike",
+    "parking_month_car",
+];
 const LOTS: [&str; 4] = ["BTH-P", "TDI-P", "BXS-P", "D1-CAR"];
 
 fn pick<'a>(list: &[&'a str], n: u8) -> &'a str {
@@ -993,6 +1364,10 @@ fn json_line(step: Step, acct: &str) -> String {
         5 | 6 => format!(
             "{head},\"event\":\"{}\",\"lot\":\"{}\",\"category\":\"{cat}\"}}",
             if verb == 5 { "park_in" } else { "park_out" },
+            pick(&LOTS, a)
+        ),
+        8 => format!(
+            "{head},\"event\":\"park_out\",\"lot\":\"{}\",\"category\":\"{cat}\",\"lost_ticket\":true}}",
             pick(&LOTS, a)
         ),
         _ => format!(
@@ -1045,7 +1420,7 @@ proptest! {
             let event = to_event(&engine, &value);
             let before = rider.state.clone();
             let lot = match event.kind {
-                EventKind::ParkIn { lot } | EventKind::ParkOut { lot } => Some(lot.get()),
+                EventKind::ParkIn { lot } | EventKind::ParkOut { lot, .. } => Some(lot.get()),
                 _ => None,
             };
             let occupancy = lot.and_then(|i| rider.lots.get_mut(i));
@@ -1059,6 +1434,7 @@ proptest! {
                 o.amount.as_vnd(),
                 b.hold_placed.as_vnd() - b.hold_released.as_vnd() - b.top_up.as_vnd()
                     + b.fare_charged.as_vnd() + b.pass_price.as_vnd() + b.parking_fee.as_vnd()
+                    + b.lost_ticket_fee.as_vnd()
             );
             if o.decision == Decision::Deny {
                 prop_assert_eq!(&rider.state, &before);
@@ -1138,6 +1514,11 @@ fn to_event(engine: &Engine, v: &serde_json::Value) -> Event {
         },
         _ => EventKind::ParkOut {
             lot: engine.lot(s("lot")).expect("known"),
+            exit: if v["lost_ticket"] == true {
+                ParkExit::LostTicket
+            } else {
+                ParkExit::WithMedium
+            },
         },
     };
     Event { at, kind }
@@ -1312,6 +1693,7 @@ fn fuzz_line() -> impl Strategy<Value = String> {
         Just("null".to_owned()),
         any::<i64>().prop_map(|n| n.to_string()),
         Just("1e308".to_owned()),
+        Just("true".to_owned()),
         "[a-z_]{0,8}".prop_map(|s| format!("\"{s}\"")),
     ];
     let event = prop_oneof![
@@ -1329,7 +1711,15 @@ fn fuzz_line() -> impl Strategy<Value = String> {
         prop::collection::vec(
             (
                 prop::sample::select(vec![
-                    "account", "at", "amount", "route", "station", "product", "lot", "category",
+                    "account",
+                    "at",
+                    "amount",
+                    "route",
+                    "station",
+                    "product",
+                    "lot",
+                    "category",
+                    "lost_ticket",
                 ]),
                 text,
             ),

@@ -172,7 +172,7 @@ async fn an_occupancy_correction_sets_the_count_and_records_what_it_replaced() {
 }
 
 #[tokio::test]
-async fn a_lost_ticket_closes_the_stay_once_and_records_the_fee() {
+async fn a_lost_ticket_closes_the_stay_once_and_charges_the_stay_and_the_fee() {
     let rig = Rig::new().await;
     bth_gates(&rig).await;
     let account = rig.rider("04a1b2c3", 20_000).await;
@@ -201,17 +201,42 @@ async fn a_lost_ticket_closes_the_stay_once_and_records_the_fee() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{reply}");
+    // 3 hours at BTH-P (4,000) plus the lot's lost-ticket fee (8,000),
+    // both taken from the wallet by the engine's lost-ticket exit.
     assert_eq!(
         (
             reply["decision"].clone(),
+            reply["amount_vnd"].clone(),
             reply["fee_vnd"].clone(),
-            reply["lost_ticket_fee_vnd"].clone()
+            reply["lost_ticket_fee_vnd"].clone(),
+            reply["balance_vnd"].clone(),
         ),
-        (json!("accept"), json!(4_000), json!(8_000))
+        (
+            json!("accept"),
+            json!(12_000),
+            json!(4_000),
+            json!(8_000),
+            json!(8_000)
+        )
     );
     assert_eq!(reply["stay"]["exit_source"], json!("lost_ticket"));
+    assert_eq!(reply["stay"]["fee_vnd"], json!(4_000));
+    assert_eq!(reply["stay"]["lost_ticket_fee_vnd"], json!(8_000));
     assert_eq!(rig.occupied("BTH-P").await, Some(0));
-    assert_eq!(rig.balance(account).await, 16_000);
+    assert_eq!(rig.balance(account).await, 8_000);
+    // The same request by plate again: the plate has no open stay any more.
+    let (status, _) = send(
+        &rig.router,
+        admin(
+            "POST",
+            "/v1/admin/parking/stays/lost-ticket",
+            Some(&token),
+            Some(body.clone()),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(rig.balance(account).await, 8_000);
     // Found by id this time: the same stay, already closed — the first
     // result again, nothing charged twice.
     let stay_id = reply["stay"]["stay_id"].clone();
@@ -229,7 +254,7 @@ async fn a_lost_ticket_closes_the_stay_once_and_records_the_fee() {
     .await;
     // Another request body for the same stay is a conflict.
     assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(rig.balance(account).await, 16_000);
+    assert_eq!(rig.balance(account).await, 8_000);
     assert_eq!(rig.occupied("BTH-P").await, Some(0));
     let (status, _) = send(
         &rig.router,
@@ -242,6 +267,94 @@ async fn a_lost_ticket_closes_the_stay_once_and_records_the_fee() {
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn a_lost_ticket_by_stay_id_is_charged_once_and_recorded_for_settlement() {
+    let rig = Rig::new().await;
+    bth_gates(&rig).await;
+    let account = rig.rider("04a1b2c4", 10_000).await;
+    let token = rig.admin_key(&["parking"]).await;
+    let (_, reply) = gate(
+        &rig,
+        &rig.router,
+        ENTRIES,
+        "BTH-E1",
+        &bth_entry(1, card("04a1b2c4")),
+    )
+    .await;
+    assert_eq!(verdict(&reply), accepted(0));
+    let stay_id = ParkingStore::new(rig.db.pool.clone())
+        .current_stay(account)
+        .await
+        .expect("read")
+        .expect("the stay is open")
+        .stay_id;
+
+    // 13 hours: two started blocks (8,000) plus the lost-ticket fee
+    // (8,000), from a 10,000 wallet: the vehicle leaves, the wallet goes
+    // negative, as at an exit gate.
+    rig.at(T0_S + 13 * HOUR_S);
+    let body = json!({"lot_id": "BTH-P", "stay_id": stay_id, "gate_id": "X1"});
+    let lost = |body: serde_json::Value| {
+        admin(
+            "POST",
+            "/v1/admin/parking/stays/lost-ticket",
+            Some(&token),
+            Some(body),
+        )
+    };
+    let (status, first) = send(&rig.router, lost(body.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(
+        (
+            first["amount_vnd"].clone(),
+            first["fee_vnd"].clone(),
+            first["lost_ticket_fee_vnd"].clone(),
+            first["balance_vnd"].clone()
+        ),
+        (json!(16_000), json!(8_000), json!(8_000), json!(-6_000))
+    );
+    // A retry (a lost connection, a double click), also later: the first
+    // answer, charged once, the counter moved once.
+    rig.at(T0_S + 14 * HOUR_S);
+    let (status, again) = send(&rig.router, lost(body)).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["amount_vnd"], first["amount_vnd"]);
+    assert_eq!(again["stay"], first["stay"]);
+    assert_eq!(rig.balance(account).await, -6_000);
+    assert_eq!(rig.occupied("BTH-P").await, Some(0));
+    // A gate exit after the stay was closed finds no stay.
+    let (_, reply) = gate(
+        &rig,
+        &rig.router,
+        EXITS,
+        "BTH-X1",
+        &bth_exit(2, card("04a1b2c4")),
+    )
+    .await;
+    assert_eq!(verdict(&reply), denied("no_open_stay"));
+
+    // Postgres records the lost-ticket exit as its own kind, with what it
+    // charged, so settlement posts both fees and a rebuild gives the same
+    // balance.
+    rig.ingest().await;
+    assert_eq!(
+        rig.events(account).await,
+        [
+            ("top_up".to_owned(), -10_000),
+            ("park_in".to_owned(), 0),
+            ("park_out_lost_ticket".to_owned(), 16_000)
+        ]
+    );
+    let rebuilt = rig
+        .terminals
+        .projection()
+        .rebuild(account)
+        .await
+        .expect("rebuild");
+    assert_eq!(rebuilt.balance.as_vnd(), -6_000);
+    assert_eq!(rebuilt.open_stay, None);
 }
 
 #[tokio::test]

@@ -266,6 +266,34 @@ impl Rig {
             .map(|o| o.occupied)
     }
 
+    /// Moves every stream entry to Postgres, as `oneticket serve`'s
+    /// ingest does.
+    pub async fn ingest(&self) {
+        let mut settings = projection::ingest::IngestSettings::new("parking-test");
+        settings.block_ms = 100;
+        let ingest = projection::ingest::Ingest::new(
+            self.redis.clone(),
+            self.redis.clone(),
+            self.db.pool.clone(),
+            &self.layout,
+            settings,
+        )
+        .await
+        .expect("ingest");
+        ingest.drain().await.expect("drain");
+    }
+
+    /// The account's recorded events as (kind, amount), in version order.
+    pub async fn events(&self, account: AccountId) -> Vec<(String, i64)> {
+        sqlx::query_as(
+            "SELECT kind, amount_vnd FROM rider.account_event WHERE account_id = $1 ORDER BY version",
+        )
+        .bind(account.as_uuid())
+        .fetch_all(&self.db.pool)
+        .await
+        .expect("events")
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql)
             .fetch_one(&self.db.pool)

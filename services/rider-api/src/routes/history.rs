@@ -227,19 +227,20 @@ fn bus_trip(event: &AccountEventRow) -> TripView {
 }
 
 /// Pairs events (newest first) into at most `limit` items: an "end" event
-/// (`metro_out`, `park_out`) takes the "start" event right below it; a
+/// (`metro_out`; `park_out` or `park_out_lost_ticket`) takes the "start"
+/// event right below it; a
 /// start alone is an open or abandoned item; anything else stands alone.
 /// Returns the items as (first event, optional second) indices, the lowest
 /// version used, and whether the last end event still needs its start from
 /// beyond the batch.
-fn pair_events(events: &[AccountEventRow], limit: usize, start: &str, end: &str) -> Paired {
+fn pair_events(events: &[AccountEventRow], limit: usize, start: &str, end: &[&str]) -> Paired {
     let mut items = Vec::new();
     let mut lowest = None;
     let mut i = 0;
     let mut dangling = false;
     while items.len() < limit {
         let Some(event) = events.get(i) else { break };
-        if event.kind == end {
+        if end.contains(&event.kind.as_str()) {
             match events.get(i + 1) {
                 Some(next) if next.kind == start => {
                     items.push((i, Some(i + 1)));
@@ -292,7 +293,7 @@ async fn paged_events(
     rider: Rider,
     kinds: &[&str],
     start: &str,
-    end: &str,
+    end: &[&str],
     query: &PageQuery,
 ) -> Result<
     (
@@ -358,7 +359,7 @@ pub async fn trips(
         rider,
         &["bus", "metro_in", "metro_out"],
         "metro_in",
-        "metro_out",
+        &["metro_out"],
         &query,
     )
     .await?;
@@ -420,9 +421,9 @@ pub async fn stays(
     let (events, paired, partner, next_cursor) = paged_events(
         &state,
         rider,
-        &["park_in", "park_out"],
+        &["park_in", "park_out", "park_out_lost_ticket"],
         "park_in",
-        "park_out",
+        &["park_out", "park_out_lost_ticket"],
         &query,
     )
     .await?;
@@ -431,7 +432,7 @@ pub async fn stays(
         let Some(event) = events.get(*first) else {
             continue;
         };
-        let item = if event.kind == "park_out" {
+        let item = if event.kind != "park_in" {
             let entry = second.and_then(|i| events.get(i)).or(partner.as_ref());
             StayView {
                 lot_id: event.lot_id.clone().unwrap_or_default(),
@@ -631,7 +632,7 @@ mod tests {
             .zip((1..=top).rev())
             .map(|(kind, v)| event(v, kind))
             .collect();
-        let paired = pair_events(&events, limit, "metro_in", "metro_out");
+        let paired = pair_events(&events, limit, "metro_in", &["metro_out"]);
         assert_eq!(paired.items, expected, "{kinds:?}");
         assert_eq!(paired.dangling, dangling, "{kinds:?}");
     }
@@ -675,7 +676,7 @@ mod tests {
             let mut before = i64::MAX;
             loop {
                 let batch: Vec<_> = events.iter().filter(|e| e.version < before).cloned().collect();
-                let paired = pair_events(&batch, limit, "metro_in", "metro_out");
+                let paired = pair_events(&batch, limit, "metro_in", &["metro_out"]);
                 for (a, b) in &paired.items {
                     seen.push(batch[*a].version);
                     if let Some(b) = b { seen.push(batch[*b].version); }

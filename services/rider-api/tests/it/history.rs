@@ -252,6 +252,28 @@ async fn trips_pair_metro_taps_and_pages_cover_everything_once() {
 }
 
 #[tokio::test]
+async fn a_stay_closed_as_a_lost_ticket_shows_as_closed() {
+    let app = app().await;
+    let rider = app.rider("0919000005").await;
+    let m = |minutes: i64| t0() + Duration::minutes(minutes);
+    record(&app, &rider, 1, "park_in", m(10), json!({"lot": "BTH-P"})).await;
+    record(
+        &app,
+        &rider,
+        2,
+        "park_out_lost_ticket",
+        m(130),
+        json!({"lot": "BTH-P", "amount": 12_000}),
+    )
+    .await;
+    record(&app, &rider, 3, "park_in", m(140), json!({"lot": "BTH-P"})).await;
+    let stays = app.get("/v1/me/parking-stays", Some(&rider.token)).await;
+    assert_eq!(stays.status, StatusCode::OK, "{}", stays.body);
+    assert_eq!(summary(&stays.body), ["BTH-P open 0", "BTH-P closed 12000"]);
+    app.finish().await;
+}
+
+#[tokio::test]
 async fn an_open_metro_trip_shows_as_open() {
     let app = app().await;
     let rider = app.rider("0919000003").await;

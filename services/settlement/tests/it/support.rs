@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use fares::engine::{AccountState, Decision, Engine, Event, EventKind, LotOccupancy};
+use fares::engine::{AccountState, Decision, Engine, Event, EventKind, LotOccupancy, ParkExit};
 use ledger::{
     Account, AccountId, AccountKind, Amount, Currency, Money, Movement, NormalSide, OperatorId,
     Overdraft, ProviderId, Transfer, TransferBody, TransferCode, TransferId,
@@ -199,19 +199,25 @@ impl World {
                 Some(words[3]),
                 None,
             ),
-            "park_in" | "park_out" => {
+            "park_in" | "park_out" | "park_out_lost_ticket" => {
                 let lot = e.lot(words[2]).expect("lot");
-                let kind = if words[1] == "park_in" {
-                    EventKind::ParkIn { lot }
-                } else {
-                    EventKind::ParkOut { lot }
+                let kind = match words[1] {
+                    "park_in" => EventKind::ParkIn { lot },
+                    "park_out" => EventKind::ParkOut {
+                        lot,
+                        exit: ParkExit::WithMedium,
+                    },
+                    _ => EventKind::ParkOut {
+                        lot,
+                        exit: ParkExit::LostTicket,
+                    },
                 };
                 (kind, None, None, Some(words[2]), None, None, None)
             }
             other => panic!("unknown step {other}"),
         };
         let occupancy = match kind {
-            EventKind::ParkIn { lot } | EventKind::ParkOut { lot } => {
+            EventKind::ParkIn { lot } | EventKind::ParkOut { lot, .. } => {
                 Some(LotOccupancy { lot, occupied: 0 })
             }
             _ => None,
