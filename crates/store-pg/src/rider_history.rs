@@ -39,7 +39,8 @@ pub struct AccountEventRow {
     pub version: i64,
     /// Its idempotency key.
     pub event_key: String,
-    /// `top_up`, `bus`, `metro_in`, `metro_out`, `buy_pass`, `park_in`, `park_out`.
+    /// `top_up`, `bus`, `metro_in`, `metro_out`, `buy_pass`, `park_in`, `park_out`,
+    /// `park_out_lost_ticket`.
     pub kind: String,
     /// The time it was priced with.
     pub event_time: DateTime<Utc>,

@@ -36,7 +36,8 @@ pub const MAX_REPORT_ROWS: u32 = 10_000;
 pub struct EventInput {
     pub account_id: Uuid,
     pub event_key: String,
-    /// `top_up`, `bus`, `metro_in`, `metro_out`, `buy_pass`, `park_in`, `park_out`.
+    /// `top_up`, `bus`, `metro_in`, `metro_out`, `buy_pass`, `park_in`, `park_out`,
+    /// `park_out_lost_ticket`.
     pub kind: String,
     pub event_time: DateTime<Utc>,
     pub route_id: Option<String>,

@@ -2,4 +2,5 @@
 //! database per test, seeded the way the hot path records events.
 
 mod day;
+mod parking;
 mod support;
