@@ -14,9 +14,11 @@
 //! whole amount from the spendable balance in the same event, and the
 //! settlement posts both parts to the lot's operator, so "spendable =
 //! ledger − unsettled" holds. The stay row keeps the two parts apart
-//! (`fee_vnd`, `lost_ticket_fee_vnd`). A retry names the stay by id (the
-//! first answer carries it) and gets the first answer, charged once; a
-//! retry by plate finds no open stay any more (404) and charges nothing.
+//! (`fee_vnd`, `lost_ticket_fee_vnd`). The request is recorded with the
+//! stay by id, however the attendant found it: a retry naming the stay by
+//! id (the first answer carries it) with the same gate and note gets the
+//! first answer, charged once; another gate or note is 409; a retry by
+//! plate finds no open stay any more (404) and charges nothing.
 //!
 //! **Barrier lift.** The backend has no channel to a barrier: the operator
 //! (or the lane controller) lifts it and this records who, when, why and
@@ -549,7 +551,17 @@ pub(crate) async fn lost_ticket(
     let stay = stay
         .filter(|s| s.site_id == lot.lot_id)
         .ok_or_else(|| ApiError::not_found("no such stay at this lot"))?;
-    let request = serde_json::to_vec(&body).map_err(ApiError::internal)?;
+    // The request as recorded: the stay by id, however it was found, so a
+    // retry by id after a lookup by plate is the same request, and the
+    // sweep can always find the stay again.
+    let canonical = LostTicketRequest {
+        lot_id: lot.lot_id.clone(),
+        stay_id: Some(stay.stay_id),
+        plate: None,
+        gate_id: body.gate_id.clone(),
+        note: body.note.clone(),
+    };
+    let request = serde_json::to_vec(&canonical).map_err(ApiError::internal)?;
     let now = state.clock().now();
     let reply = close_lost(&state, lot, &stay, &request, body.gate_id.clone(), now, now)
         .await

@@ -242,7 +242,7 @@ async fn a_lost_ticket_closes_the_stay_once_and_charges_the_stay_and_the_fee() {
     let stay_id = reply["stay"]["stay_id"].clone();
     let again =
         json!({"lot_id": "BTH-P", "stay_id": stay_id, "plate": "59-x1 234.56", "gate_id": "X1"});
-    let (status, _) = send(
+    let (status, repeat) = send(
         &rig.router,
         admin(
             "POST",
@@ -252,7 +252,21 @@ async fn a_lost_ticket_closes_the_stay_once_and_charges_the_stay_and_the_fee() {
         ),
     )
     .await;
-    // Another request body for the same stay is a conflict.
+    assert_eq!(status, StatusCode::OK, "{repeat}");
+    assert_eq!(repeat["amount_vnd"], json!(12_000));
+    assert_eq!(repeat["stay"], reply["stay"]);
+    // Another closing of the same stay (another gate) is a conflict.
+    let other = json!({"lot_id": "BTH-P", "stay_id": stay_id, "gate_id": "X2"});
+    let (status, _) = send(
+        &rig.router,
+        admin(
+            "POST",
+            "/v1/admin/parking/stays/lost-ticket",
+            Some(&token),
+            Some(other),
+        ),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(rig.balance(account).await, 8_000);
     assert_eq!(rig.occupied("BTH-P").await, Some(0));
