@@ -381,7 +381,11 @@ impl<'a> Driver<'a> {
                 )
             })?;
             let status = format!(
-                "{} · bus {} · metro {} · parking {}",
+                "{}{} · bus {} · metro {} · parking {}",
+                match self.clock {
+                    DayClock::Simulated { .. } => "",
+                    DayClock::Server => "plan ",
+                },
                 scenario::clock_time(step.at_s),
                 self.tally.taps_of(Mode::Bus),
                 self.tally.taps_of(Mode::Metro),

@@ -283,11 +283,12 @@ impl Summary {
             t.categories_verified,
         ));
         line(format!(
-            "Terminals  {} bus validators, {} metro gate lanes, {} parking gates ({} registered now)",
+            "Terminals  {} bus validators, {} metro gate lanes, {} parking gates ({} registered now, {} by an earlier run)",
             self.terminals.bus_validators,
             self.terminals.metro_gates,
             self.terminals.parking_gates,
             t.terminals_registered,
+            t.terminals_present,
         ));
         line(String::new());
         line(format!("Taps       {} in all", t.total_taps()));
@@ -345,11 +346,24 @@ impl Summary {
             "",
             grouped(s.net_revenue_vnd)
         ));
+        let d = &s.totals;
         line(format!(
-            "  provisional {} VND (what the gates charged) → settled {} VND (re-priced, caps apportioned); books balance: {}",
-            grouped(s.totals.provisional_vnd),
-            grouped(s.totals.settled_vnd),
-            if s.totals.balanced { "yes" } else { "NO" }
+            "  riders were charged {} VND provisionally (gates and app) and {} VND settled (re-priced, caps apportioned)",
+            grouped(d.provisional_vnd),
+            grouped(d.settled_vnd),
+        ));
+        line(format!(
+            "  wallets paid {} = operators {} + passes not yet earned {} + penalties {} + fees {}: {}",
+            grouped(d.rider_debits_vnd),
+            grouped(d.operator_credits_vnd),
+            grouped(d.pass_sales_vnd - d.pass_recognitions_vnd),
+            grouped(d.penalties_vnd),
+            grouped(d.platform_fees_vnd),
+            if d.balanced {
+                "balanced"
+            } else {
+                "NOT BALANCED"
+            }
         ));
         line(String::new());
         let a = &self.audit;
