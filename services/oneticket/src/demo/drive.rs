@@ -404,7 +404,10 @@ impl<'a> Driver<'a> {
             }
         }
         if let Some(bar) = bar {
-            bar.finish();
+            // The last status stays on screen as a plain line.
+            let last = bar.message();
+            bar.finish_and_clear();
+            eprintln!("  {last}");
         }
         Ok(())
     }

@@ -178,6 +178,10 @@ async fn demo(args: Args) -> anyhow::Result<bool> {
         "--riders must be 1 to {}",
         scenario::MAX_RIDERS
     );
+    ensure!(
+        args.base_url.is_none() || args.day.is_none(),
+        "--day cannot be used with --base-url: the server's clock decides the day"
+    );
     let mut settings = Settings::from_env(&Env::process())?;
     if std::env::var_os("OT_LOG").is_none() && std::env::var_os("RUST_LOG").is_none() {
         settings.log.filter = LogFilter::parse(DEMO_LOG_FILTER)?;
@@ -222,13 +226,7 @@ async fn demo(args: Args) -> anyhow::Result<bool> {
     };
     match &args.base_url {
         None => in_process(stage, settings).await,
-        Some(url) => {
-            ensure!(
-                args.day.is_none(),
-                "--day cannot be used with --base-url: the server's clock decides the day"
-            );
-            against_server(stage, url).await
-        }
+        Some(url) => against_server(stage, url).await,
     }
 }
 
@@ -355,7 +353,7 @@ async fn play(stage: &Stage<'_>, clock: &DayClock, target: Target) -> anyhow::Re
             .filter(|r| r.category != scenario::Category::Adult)
             .count();
         say(&format!(
-            "{} {} riders sign up, link a card or bank card (or keep the app's QR), top up through the sandbox provider; {} back office verifies {claims} student and exempt claims",
+            "{} {} riders sign up, link a card or bank card (or keep the app's QR) and top up through the sandbox provider; at {} the back office verifies {claims} student and exempt claims",
             scenario::clock_time(scenario::SIGN_UP_AT_S),
             plan.riders.len(),
             scenario::clock_time(scenario::VERIFY_AT_S),

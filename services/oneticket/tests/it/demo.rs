@@ -3,7 +3,8 @@
 //! the stores hold — every tap the terminals were told about is in
 //! `transit.tap` with the same decision, each operator's settled revenue is
 //! what the ledger credited its revenue account, the riders exist, and the
-//! audit passed (in the summary and as `oneticket audit`).
+//! audit passed (in the summary and as `oneticket audit`); and bad options
+//! refused before anything is touched.
 
 use std::collections::BTreeMap;
 use std::process::{Command, Output, Stdio};
@@ -205,4 +206,40 @@ async fn a_tiny_demo_day_adds_up_in_the_stores() {
 
     let _ = std::fs::remove_dir_all(&dir);
     db.drop_now().await;
+}
+
+fn check_refused(args: &[&str], message: &str) {
+    // No database, Redis or key store: refused before any is touched.
+    let output = oneticket(
+        args,
+        &[("OT_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(stderr.contains(message), "{args:?}: {stderr}");
+}
+
+#[test]
+fn the_demo_explains_itself_and_refuses_bad_options() {
+    let help = oneticket(&["demo", "--help"], &[]);
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for option in ["--riders", "--day", "--seed", "--base-url", "--json"] {
+        assert!(text.contains(option), "{option} missing from {text}");
+    }
+    check_refused(&["demo", "--riders", "0"], "--riders must be 1 to 10000");
+    check_refused(
+        &["demo", "--riders", "10001"],
+        "--riders must be 1 to 10000",
+    );
+    check_refused(
+        &[
+            "demo",
+            "--base-url",
+            "http://127.0.0.1:1",
+            "--day",
+            "2026-03-02",
+        ],
+        "--day cannot be used with --base-url",
+    );
 }
