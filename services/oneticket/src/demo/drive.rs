@@ -153,6 +153,7 @@ impl Tally {
         }
     }
 
+    /// Adds a phone's sign-up (accounts, media, top-ups, passes, tickets).
     fn merge(&mut self, other: Tally) {
         self.accounts += other.accounts;
         self.cards_linked += other.cards_linked;

@@ -37,7 +37,8 @@
 //! has no taps yet (yesterday on a fresh database; one day earlier each
 //! run), so the summary's numbers are this run's alone; `--day` picks one
 //! (it must have ended and be empty). Settlement runs as the worker would,
-//! at the grace period after the day's close on the same clock.
+//! at the grace period after the day's close on the same clock (or now,
+//! when that is still to come: nothing is recorded in the future).
 //!
 //! With `--base-url` the demo drives a running server instead: that
 //! server's clock stamps every request, so the plan's times only order the
@@ -276,17 +277,19 @@ async fn in_process(stage: Stage<'_>, mut settings: Settings) -> anyhow::Result<
     let _ = stop.send(());
     let served = serving.await;
     services.stop().await;
-    let tally = played?;
+    let played = played?;
     served.context("the in-process server")??;
-    // Settle as the worker would: the grace period after the day closed.
-    let settle_at = day_end + TimeDelta::seconds(worker::DEFAULT_GRACE_S);
+    // Settle as the worker would, the grace period after the day closed;
+    // or now, when that moment is still to come (the ledger never records
+    // a transfer accepted in the future).
+    let settle_at = (day_end + TimeDelta::seconds(worker::DEFAULT_GRACE_S)).min(Utc::now());
     clock.set(settle_at);
     finish(
         &stage,
         day,
         (day_start, day_end),
         settle_at,
-        tally,
+        played,
         "in_process",
     )
     .await
@@ -301,7 +304,7 @@ async fn against_server(stage: Stage<'_>, url: &str) -> anyhow::Result<bool> {
     ));
     let calendar = stage.engine.calendar();
     let started = calendar.service_day(Utc::now().fixed_offset());
-    let tally = play(&stage, &DayClock::Server, target).await?;
+    let played = play(&stage, &DayClock::Server, target).await?;
     let ended = calendar.service_day(Utc::now().fixed_offset());
     let day = started.date().context("a service day out of range")?;
     if ended != started {
@@ -314,12 +317,16 @@ async fn against_server(stage: Stage<'_>, url: &str) -> anyhow::Result<bool> {
         settle(&stage, end_day, Utc::now()).await?;
     }
     let window = bounds(calendar, day)?;
-    finish(&stage, day, window, Utc::now(), tally, "server").await
+    finish(&stage, day, window, Utc::now(), played, "server").await
 }
 
 /// Seeds the network, signs the riders up, plays the day, and waits for
 /// the ingest; the admin key is revoked whatever happens.
-async fn play(stage: &Stage<'_>, clock: &DayClock, target: Target) -> anyhow::Result<drive::Tally> {
+async fn play(
+    stage: &Stage<'_>,
+    clock: &DayClock,
+    target: Target,
+) -> anyhow::Result<(drive::Tally, summary::RiderCensus)> {
     let plan = scenario::plan_day(stage.city.network(), stage.args.riders, stage.args.seed);
     let terminals = stage.city.terminals()?;
     let keys = ApiKeys::new(stage.pool.clone());
@@ -374,7 +381,10 @@ async fn play(stage: &Stage<'_>, clock: &DayClock, target: Target) -> anyhow::Re
         tracing::warn!(%error, "the demo's admin key could not be revoked");
     }
     played?;
-    Ok(driver.tally().clone())
+    Ok((
+        driver.tally().clone(),
+        summary::RiderCensus::of(&plan.riders),
+    ))
 }
 
 /// Settles, audits and prints; true when the day settled and the audit
@@ -384,7 +394,7 @@ async fn finish(
     day: NaiveDate,
     (day_start, day_end): (DateTime<Utc>, DateTime<Utc>),
     settle_at: DateTime<Utc>,
-    tally: drive::Tally,
+    (tally, riders): (drive::Tally, summary::RiderCensus),
     clock: &'static str,
 ) -> anyhow::Result<bool> {
     say(&format!("settling {day} and auditing the ledger"));
@@ -392,7 +402,6 @@ async fn finish(
     let audit = summary::audit(&stage.pool)
         .await
         .context("auditing the ledger")?;
-    let plan = scenario::plan_day(stage.city.network(), stage.args.riders, stage.args.seed);
     let terminals = stage.city.terminals()?;
     let (bus_validators, metro_gates, parking_gates) = network::terminal_counts(&terminals);
     let summary = Summary {
@@ -400,7 +409,7 @@ async fn finish(
         clock,
         seed: stage.args.seed,
         boot_epoch: stage.run.0,
-        riders: summary::RiderCensus::of(&plan.riders),
+        riders,
         terminals: TerminalCensus {
             bus_validators,
             metro_gates,
