@@ -346,10 +346,16 @@ async fn play(
         &admin,
         &stage.master,
     );
+    // The day's clock times, when the day runs on them.
+    let at = |at_s: u32| match clock {
+        DayClock::Simulated { .. } => format!("{} ", scenario::clock_time(at_s)),
+        DayClock::Server => String::new(),
+    };
     let played = async {
         let (bus, metro, parking) = network::terminal_counts(&terminals);
         say(&format!(
-            "04:00 the network: {bus} bus validators on {} routes, {metro} gate lanes at {} metro stations, {parking} parking gates",
+            "{}the network: {bus} bus validators on {} routes, {metro} gate lanes at {} metro stations, {parking} parking gates",
+            at(0),
             stage.city.network().bus_routes().len(),
             stage.city.network().stations().len(),
         ));
@@ -360,10 +366,10 @@ async fn play(
             .filter(|r| r.category != scenario::Category::Adult)
             .count();
         say(&format!(
-            "{} {} riders sign up, link a card or bank card (or keep the app's QR) and top up through the sandbox provider; at {} the back office verifies {claims} student and exempt claims",
-            scenario::clock_time(scenario::SIGN_UP_AT_S),
+            "{}{} riders sign up, link a card or bank card (or keep the app's QR) and top up through the sandbox provider; {}the back office verifies {claims} student and exempt claims",
+            at(scenario::SIGN_UP_AT_S),
             plan.riders.len(),
-            scenario::clock_time(scenario::VERIFY_AT_S),
+            at(scenario::VERIFY_AT_S),
         ));
         driver.onboard(&plan.riders).await?;
         say(&format!(
