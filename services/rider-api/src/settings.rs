@@ -7,7 +7,7 @@
 //! | `OT_PUBLIC_URL` | `http://localhost:8080` | the URL riders reach this API at; the payment return URL is built on it |
 //! | `OT_CORS_ALLOWED_ORIGINS` | none | comma-separated origins allowed to call the API from a browser (`https://app.oneticket.vn,…`) |
 //! | `OT_TRUST_FORWARDED_FOR` | `false` | take the client IP (rate limits, `vnp_IpAddr`) from the last `X-Forwarded-For` entry: only behind a proxy that sets it |
-//! | `OT_VNPAY_MODE` | `sandbox` | `sandbox`: payments go to the local sandbox provider (`/sandbox/vnpay/pay`, a fresh random hash secret per process); `live`: to VNPay |
+//! | `OT_VNPAY_MODE` | **required** | `sandbox`: payments go to the local sandbox provider (`/sandbox/vnpay/pay`, a fresh random hash secret per process) — anyone who reaches it can top up for free, so only for development and demos; `live`: to VNPay. No default: a deployment must say which, so a forgotten setting can never open free top-ups |
 //! | `OT_VNPAY_PAY_URL` | — | `live` only: VNPay's payment page, e.g. `https://pay.vnpay.vn/vpcpay.html` |
 //! | `OT_VNPAY_TMN_CODE` | — | `live` only: the merchant's terminal code |
 //! | `OT_VNPAY_HASH_SECRET` | — | `live` only: the hash secret shared with VNPay (never logged) |
@@ -193,7 +193,9 @@ impl RiderSettings {
         } else {
             ClientIpSource::Peer
         };
-        let payments = match env.optional_or("OT_VNPAY_MODE", ModeName::Sandbox)? {
+        // Required, not defaulted: sandbox top-ups are free money, so a
+        // deployment must ask for them by name.
+        let payments = match env.required::<ModeName>("OT_VNPAY_MODE")? {
             ModeName::Sandbox => PaymentMode::Sandbox,
             ModeName::Live => PaymentMode::Live {
                 pay_url: env.required::<BaseUrl>("OT_VNPAY_PAY_URL")?.0,
@@ -229,7 +231,18 @@ mod tests {
 
     #[test]
     fn defaults() {
-        check(&[], Ok(RiderSettings::default()));
+        check(
+            &[("OT_VNPAY_MODE", "sandbox")],
+            Ok(RiderSettings::default()),
+        );
+    }
+
+    #[test]
+    fn the_payment_mode_must_be_chosen() {
+        check(
+            &[],
+            Err("OT_VNPAY_MODE: required but not set; expected sandbox or live"),
+        );
     }
 
     #[test]
@@ -266,13 +279,16 @@ mod tests {
     #[test]
     fn errors_name_the_variable_and_hide_secrets() {
         check(
-            &[("OT_PUBLIC_URL", "ftp://x")],
+            &[("OT_PUBLIC_URL", "ftp://x"), ("OT_VNPAY_MODE", "sandbox")],
             Err(
                 "OT_PUBLIC_URL: expected an http(s) URL without query or fragment, got \"ftp://x\"",
             ),
         );
         check(
-            &[("OT_CORS_ALLOWED_ORIGINS", "https://a.vn/path")],
+            &[
+                ("OT_CORS_ALLOWED_ORIGINS", "https://a.vn/path"),
+                ("OT_VNPAY_MODE", "sandbox"),
+            ],
             Err(
                 "OT_CORS_ALLOWED_ORIGINS: expected comma-separated origins such as https://app.oneticket.vn (at most 16), got \"https://a.vn/path\"",
             ),

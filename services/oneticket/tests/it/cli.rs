@@ -300,6 +300,7 @@ async fn migrate_serve_and_audit_against_a_fresh_database() {
         ("OT_KEY_DIR", key_dir),
         ("OT_LISTEN", listen.as_str()),
         ("OT_LOG_FORMAT", "json"),
+        ("OT_VNPAY_MODE", "sandbox"),
     ];
 
     let migrated = oneticket(&["migrate", "--create-database"], &env, "");
@@ -323,6 +324,18 @@ async fn migrate_serve_and_audit_against_a_fresh_database() {
     assert!(String::from_utf8_lossy(&no_keys.stderr).contains("keys generate"));
 
     assert!(oneticket(&["keys", "generate"], &env, "").status.success());
+    // The payment mode has no default: sandbox top-ups are free money.
+    let unset: Vec<(&str, &str)> = env
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "OT_VNPAY_MODE")
+        .collect();
+    let no_mode = oneticket(&["serve"], &unset, "");
+    assert!(
+        !no_mode.status.success(),
+        "serve refuses to start without OT_VNPAY_MODE"
+    );
+    assert!(String::from_utf8_lossy(&no_mode.stderr).contains("OT_VNPAY_MODE"));
     let child = Command::new(BIN)
         .arg("serve")
         .envs(env)

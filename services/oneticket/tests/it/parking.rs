@@ -105,6 +105,7 @@ async fn a_gate_entry_goes_through_the_binary_and_shows_in_the_feed() {
         ("OT_LISTEN", listen.as_str()),
         ("OT_REDIS_PREFIX", prefix.as_str()),
         ("OT_LOG_FORMAT", "json"),
+        ("OT_VNPAY_MODE", "sandbox"),
     ];
     run(&["keys", "generate"], &env);
     let terminals_key = run(&["admin-key", "create", "--scope", "terminals"], &env)

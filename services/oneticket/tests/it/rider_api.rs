@@ -152,6 +152,7 @@ async fn a_rider_tops_up_and_rides_on_a_qr_ticket_across_a_key_rotation() {
         ("OT_REDIS_PREFIX", prefix.as_str()),
         ("OT_PUBLIC_URL", public_url.as_str()),
         ("OT_LOG_FORMAT", "json"),
+        ("OT_VNPAY_MODE", "sandbox"),
     ];
     run(&["keys", "generate"], &env);
     let child = Command::new(BIN)

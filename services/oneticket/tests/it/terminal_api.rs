@@ -104,6 +104,7 @@ async fn a_tap_goes_from_terminal_to_postgres_through_the_binary() {
         ("OT_LISTEN", listen.as_str()),
         ("OT_REDIS_PREFIX", prefix.as_str()),
         ("OT_LOG_FORMAT", "json"),
+        ("OT_VNPAY_MODE", "sandbox"),
     ];
     run(&["keys", "generate"], &env);
     let terminals_key = run(&["admin-key", "create", "--scope", "terminals"], &env)
