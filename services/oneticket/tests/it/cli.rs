@@ -61,6 +61,8 @@ fn every_command_has_help() {
         vec!["fares", "--help"],
         vec!["fares", "quote", "--help"],
         vec!["fares", "replay", "--help"],
+        vec!["demo", "--help"],
+        vec!["settle", "--help"],
         vec!["hot", "--help"],
         vec!["hot", "rebuild", "--help"],
         vec!["admin-key", "--help"],
