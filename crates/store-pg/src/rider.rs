@@ -410,6 +410,92 @@ impl Riders {
     }
 }
 
+/// A reader's place in the resolution feed (`rider.resolution_change`,
+/// migration 0070): a transaction id below which every transaction had
+/// ended when it was taken. Changes are read from the previous horizon on,
+/// so one committed after a poll is read by the next one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FeedHorizon(u64);
+
+/// One entry of the resolution feed: what to forget.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResolutionChange {
+    /// A medium was linked, blocked, moved or removed.
+    Medium {
+        /// Its kind.
+        kind: MediumKind,
+        /// Its value (card UID, token, plate).
+        value: String,
+    },
+    /// An account's rider category or its status changed.
+    Account(AccountId),
+}
+
+impl Riders {
+    /// The feed horizon now: `pg_snapshot_xmin` of the current snapshot.
+    /// Take it *before* reading the changes it will replace (see
+    /// [`FeedHorizon`]).
+    pub async fn resolution_horizon(&self) -> Result<FeedHorizon, StoreError> {
+        let text: String =
+            sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
+                .fetch_one(&self.pool)
+                .await?;
+        text.parse()
+            .map(FeedHorizon)
+            .map_err(|_| StoreError::Corrupt(format!("snapshot xmin {text:?}")))
+    }
+
+    /// The feed's changes written by transactions at or after `since`, in
+    /// write order, at most `limit` (a reader that gets `limit` may have
+    /// missed some and must forget everything).
+    pub async fn resolution_changes(
+        &self,
+        since: FeedHorizon,
+        limit: u32,
+    ) -> Result<Vec<ResolutionChange>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT medium_kind, medium_value, account_id FROM rider.resolution_change \
+             WHERE xid >= $1::text::xid8 ORDER BY change_id LIMIT $2",
+        )
+        .bind(since.0.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: Option<String> = row.try_get("medium_kind")?;
+                let value: Option<String> = row.try_get("medium_value")?;
+                let account: Option<Uuid> = row.try_get("account_id")?;
+                match (kind, value, account) {
+                    (Some(kind), Some(value), None) => Ok(ResolutionChange::Medium {
+                        kind: MediumKind::parse(&kind)?,
+                        value,
+                    }),
+                    (None, None, Some(account)) => {
+                        Ok(ResolutionChange::Account(rows::account_id(account)?))
+                    }
+                    _ => Err(StoreError::Corrupt(
+                        "a resolution change of no medium and no account".to_owned(),
+                    )),
+                }
+            })
+            .collect()
+    }
+
+    /// Deletes feed rows written more than `retention_s` ago (by the
+    /// database's clock): every reader's horizon passed them long before.
+    pub async fn prune_resolution_changes(&self, retention_s: u32) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM rider.resolution_change \
+             WHERE changed_at < clock_timestamp() - $1::bigint * interval '1 second'",
+        )
+        .bind(i64::from(retention_s))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}
+
 /// What blocking a medium did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlockOutcome {

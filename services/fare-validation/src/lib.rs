@@ -12,7 +12,8 @@
 //! POST /v1/admin/media/{id}/block    admin (scope riders)
 //! ```
 //!
-//! Map: [`state`] (stores, caches, clock), [`auth`] (terminal signatures,
+//! Map: [`state`] (stores, caches, clock), [`media`] (media → accounts in
+//! memory, kept true by the change feed), [`auth`] (terminal signatures,
 //! API keys), [`taps`], [`journal`], [`terminal_api`], [`admin`],
 //! [`worker`] (the stream ingest as a task).
 //!
@@ -23,6 +24,7 @@
 pub mod admin;
 pub mod auth;
 pub mod journal;
+pub mod media;
 pub mod state;
 pub mod taps;
 pub mod terminal_api;

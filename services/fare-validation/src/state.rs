@@ -1,9 +1,11 @@
 //! The service's state: stores, the projection, the key material, and the
 //! in-memory caches of the terminal registry, media and the deny list.
 //!
-//! Every cache is bounded and short-lived (named refresh intervals), and
-//! changes made through this process (admin calls) refresh it at once;
-//! another instance sees them within its refresh interval.
+//! Every cache is bounded and refreshed on a named interval (the registry
+//! and the deny list are reloaded when they changed; media follow a change
+//! feed, see [`crate::media`]), and changes made through this process
+//! (admin calls) refresh it at once; another instance sees them within its
+//! refresh interval.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
@@ -18,6 +20,8 @@ use projection::cache::Cache;
 use sqlx::PgPool;
 use store_pg::deny_list::{DenyKind, DenyListStore};
 use store_pg::rider::{MediumKind, MediumRecord, Riders};
+
+use crate::media::{MediaCache, Poll};
 use store_pg::terminal::{TerminalRecord, Terminals};
 use store_redis::ConnectionManager;
 
@@ -27,13 +31,6 @@ pub const REGISTRY_REFRESH_MS: u64 = 2_000;
 /// Shortest time between two reloads forced by an unknown terminal id, ms:
 /// bounds the load a stream of unregistered (but validly signed) ids makes.
 pub const REGISTRY_MISS_RELOAD_MS: u64 = 200;
-/// How long a medium → account mapping is trusted, ms: a card linked or a
-/// category verified elsewhere takes effect within 5 s; blocks are also
-/// checked against the deny list below.
-pub const MEDIA_CACHE_TTL_MS: u64 = 5_000;
-/// Media mappings kept in memory: about 200 bytes each, 200,000 × 2
-/// generations stay under 100 MB and cover a peak hour's riders.
-pub const MEDIA_CACHE_ENTRIES: usize = 200_000;
 /// How often the deny-list version is checked, ms: a card blocked on
 /// another instance is refused within a second.
 pub const DENY_LIST_REFRESH_MS: u64 = 1_000;
@@ -100,13 +97,6 @@ pub struct Config {
     pub clock: Clock,
 }
 
-/// A resolved medium.
-#[derive(Clone, Debug)]
-pub(crate) struct CachedMedium {
-    pub(crate) record: Option<MediumRecord>,
-    pub(crate) loaded_at: Instant,
-}
-
 pub(crate) struct Registry {
     pub(crate) terminals: Arc<HashMap<String, TerminalRecord>>,
     pub(crate) loaded_at: Option<Instant>,
@@ -131,7 +121,7 @@ pub(crate) struct Inner {
     pub(crate) registry: RwLock<Registry>,
     pub(crate) registry_reload: tokio::sync::Mutex<()>,
     pub(crate) terminal_keys: Cache<String, TerminalKey>,
-    pub(crate) media: Cache<(MediumKind, String), CachedMedium>,
+    pub(crate) media: MediaCache,
     pub(crate) deny: RwLock<DenySet>,
     pub(crate) deny_reload: tokio::sync::Mutex<()>,
 }
@@ -163,7 +153,7 @@ impl AppState {
                 }),
                 registry_reload: tokio::sync::Mutex::new(()),
                 terminal_keys: Cache::new(TERMINAL_KEY_CACHE_ENTRIES),
-                media: Cache::new(MEDIA_CACHE_ENTRIES),
+                media: MediaCache::new(),
                 deny: RwLock::new(DenySet {
                     version: 0,
                     entries: Arc::new(HashSet::new()),
@@ -269,32 +259,35 @@ impl AppState {
         Ok(())
     }
 
-    /// The medium with this value (cached for `MEDIA_CACHE_TTL_MS`).
+    /// The medium with this value and its account (kept in memory and
+    /// refreshed by the change feed, see [`crate::media`]).
     pub(crate) async fn medium(
         &self,
         kind: MediumKind,
         value: &str,
     ) -> Result<Option<MediumRecord>, store_pg::StoreError> {
-        let key = (kind, value.to_owned());
-        if let Some(cached) = self.inner.media.get(&key)
-            && cached.loaded_at.elapsed() < Duration::from_millis(MEDIA_CACHE_TTL_MS)
-        {
-            return Ok(cached.record);
-        }
-        let record = self.inner.riders.find_medium(kind, value).await?;
-        self.inner.media.put(
-            key,
-            CachedMedium {
-                record: record.clone(),
-                loaded_at: Instant::now(),
-            },
-        );
-        Ok(record)
+        self.inner
+            .media
+            .resolve(&self.inner.riders, kind, value)
+            .await
     }
 
     /// Forgets a cached medium (after blocking it here).
     pub(crate) fn forget_medium(&self, kind: MediumKind, value: &str) {
-        self.inner.media.remove(&(kind, value.to_owned()));
+        self.inner.media.forget(kind, value);
+    }
+
+    /// Reads the media change feed now instead of within
+    /// `media::MEDIA_FEED_POLL_MS`: links, blocks and category decisions
+    /// committed before the call take effect at the next tap.
+    ///
+    /// # Errors
+    /// Postgres failing.
+    pub async fn refresh_media(&self) -> Result<(), store_pg::StoreError> {
+        self.inner
+            .media
+            .follow_feed(&self.inner.riders, Poll::Now)
+            .await
     }
 
     /// Whether an entry is on the deny list (refreshed every

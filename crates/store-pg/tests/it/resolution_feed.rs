@@ -1,0 +1,110 @@
+//! The resolution feed (migration 0070): triggers record every change of a
+//! medium or of an account's category, and a reader that moves its horizon
+//! as `Riders::resolution_horizon` says never misses one — even a change
+//! committed after a poll by a transaction that was open during it.
+
+use chrono::{DateTime, Utc};
+use ledger::AccountId;
+use store_pg::rider::{CategoryStatus, FeedHorizon, MediumKind, ResolutionChange, Riders};
+use store_pg::rider_login::RiderLogins;
+use uuid::Uuid;
+
+const CARD: &str = "aabbccdd";
+
+fn now() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(1_772_323_200, 0).unwrap()
+}
+
+fn card() -> ResolutionChange {
+    ResolutionChange::Medium {
+        kind: MediumKind::TransitCard,
+        value: CARD.to_owned(),
+    }
+}
+
+/// The changes a poll from `since` reads. A poll may read again what an
+/// earlier one read (while another transaction anywhere on the server holds
+/// the horizon back); never less than what was committed since.
+async fn changes(riders: &Riders, since: FeedHorizon) -> Vec<ResolutionChange> {
+    riders.resolution_changes(since, 100).await.unwrap()
+}
+
+async fn rows(db: &test_kit::TestDatabase) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM rider.resolution_change")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_change_committed_after_a_poll_is_read_by_the_next_poll() {
+    let db = test_kit::fresh_database().await;
+    let riders = Riders::new(db.pool.clone());
+    let account =
+        AccountId::new(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0a11)).unwrap();
+    riders
+        .create_account(account, "adult", CategoryStatus::Pending, now())
+        .await
+        .unwrap();
+    let before = riders.resolution_horizon().await.unwrap();
+
+    // A card linked by a transaction still open while another reader polls.
+    let medium = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0ca4);
+    let mut open = db.pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO rider.medium (medium_id, kind, value, account_id, status, created_at) \
+         VALUES ($1, 'transit_card', $2, $3, 'active', $4)",
+    )
+    .bind(medium)
+    .bind(CARD)
+    .bind(account.as_uuid())
+    .bind(now())
+    .execute(&mut *open)
+    .await
+    .unwrap();
+    let during = riders.resolution_horizon().await.unwrap();
+    assert!(!changes(&riders, before).await.contains(&card()));
+    open.commit().await.unwrap();
+    // The next poll starts from the horizon taken while it was open.
+    assert!(changes(&riders, during).await.contains(&card()));
+    assert_eq!(rows(&db).await, 1);
+
+    // A block is a change of the card; a category decision one of the
+    // account; the same decision again, or another column, is none.
+    let after_link = riders.resolution_horizon().await.unwrap();
+    riders
+        .block_medium(medium, "lost", now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(changes(&riders, after_link).await.contains(&card()));
+    assert_eq!(rows(&db).await, 2);
+    let after_block = riders.resolution_horizon().await.unwrap();
+    let logins = RiderLogins::new(db.pool.clone());
+    logins
+        .set_category(account, "student", CategoryStatus::Verified, now())
+        .await
+        .unwrap();
+    let account_change = ResolutionChange::Account(account);
+    assert!(
+        changes(&riders, after_block)
+            .await
+            .contains(&account_change)
+    );
+    assert_eq!(rows(&db).await, 3);
+    logins
+        .set_category(account, "student", CategoryStatus::Verified, now())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE rider.account SET updated_at = $1")
+        .bind(now())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows(&db).await, 3);
+
+    // Pruning keeps what is younger than the retention, deletes the rest.
+    assert_eq!(riders.prune_resolution_changes(3_600).await.unwrap(), 0);
+    assert_eq!(riders.prune_resolution_changes(0).await.unwrap(), 3);
+    db.drop_now().await;
+}
