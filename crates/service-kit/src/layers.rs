@@ -7,7 +7,10 @@
 //! 1. **observe**: takes or makes the request id, opens the span (`method`, `route`,
 //!    `request_id`, then `status`, `latency_ms`), enforces the request timeout, counts the
 //!    request, and on the way out turns every error response into problem+json carrying the
-//!    request id. Bodies and headers (so auth headers) are never logged.
+//!    request id. Bodies and headers (so auth headers) are never logged. One line per
+//!    request at `info` (`warn` for 5xx), except on hot routes marked [`quiet_when_ok`]:
+//!    there a fast success is logged at `debug` (thousands a second; the metrics still
+//!    count every one), and errors and requests slower than [`SLOW_REQUEST_MS`] at `info`.
 //! 2. **catch panic**: a panicking handler becomes a logged 500 problem, not a dropped
 //!    connection.
 //! 3. **body limit**: `DefaultBodyLimit`, honoured by the body extractors. A router that needs
@@ -37,6 +40,28 @@ use crate::telemetry::{HTTP_REQUEST_DURATION_SECONDS, HTTP_REQUESTS_TOTAL};
 /// The `route` label of requests that matched no route: one value, so scanners probing
 /// random paths cannot blow up the metrics' cardinality.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// A request slower than this is logged at `info` even on a quiet route, in ms: five times
+/// the tap path's 20 ms p99 budget, so such a line always means something went wrong.
+pub const SLOW_REQUEST_MS: u64 = 100;
+
+/// The response mark of a quiet route (see [`quiet_when_ok`]).
+#[derive(Clone, Copy, Debug)]
+pub struct QuietWhenOk;
+
+/// A route layer for hot routes (taps, gates): their fast successful requests are logged
+/// at `debug` instead of `info`. A JSON line per tap cost about a tenth of the tap path's
+/// CPU; the request metrics still count every request, and errors and slow requests are
+/// still logged at `info`/`warn`.
+#[must_use]
+pub fn quiet_when_ok() -> tower::util::MapResponseLayer<fn(Response) -> Response> {
+    tower::util::MapResponseLayer::new(mark_quiet)
+}
+
+fn mark_quiet(mut response: Response) -> Response {
+    response.extensions_mut().insert(QuietWhenOk);
+    response
+}
 
 /// Adds the fallbacks (404, 405) and the common layers to a fully composed router.
 ///
@@ -92,15 +117,23 @@ async fn observe(State(limits): State<HttpLimits>, mut req: Request, next: Next)
     let status = response.status();
     let elapsed = started.elapsed();
     let latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
-    span.record("status", status.as_u16());
-    span.record("latency_ms", latency_ms);
-    span.in_scope(|| {
-        if status.is_server_error() {
-            tracing::warn!("request failed");
-        } else {
-            tracing::info!("request finished");
-        }
-    });
+    let quiet = response.extensions().get::<QuietWhenOk>().is_some()
+        && !(status.is_client_error() || status.is_server_error())
+        && latency_ms <= SLOW_REQUEST_MS;
+    // Recording into the span re-formats its fields: skip it when no line is written.
+    if !quiet || tracing::enabled!(tracing::Level::DEBUG) {
+        span.record("status", status.as_u16());
+        span.record("latency_ms", latency_ms);
+        span.in_scope(|| {
+            if status.is_server_error() {
+                tracing::warn!("request failed");
+            } else if quiet {
+                tracing::debug!("request finished");
+            } else {
+                tracing::info!("request finished");
+            }
+        });
+    }
     metrics::counter!(
         HTTP_REQUESTS_TOTAL,
         "method" => method,

@@ -30,6 +30,8 @@ pub mod taps;
 pub mod terminal_api;
 pub mod worker;
 
+use std::convert::Infallible;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -43,7 +45,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/v1/taps",
-            post(taps::post_tap).layer(DefaultBodyLimit::max(Tap::MAX_BYTES)),
+            post(taps::post_tap)
+                .layer::<_, Infallible>(DefaultBodyLimit::max(Tap::MAX_BYTES))
+                // Thousands a second: fast successes are logged at debug.
+                .layer(service_kit::layers::quiet_when_ok()),
         )
         .route(
             "/v1/journal",

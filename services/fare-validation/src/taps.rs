@@ -107,9 +107,9 @@ pub fn tap_hash(tap: &Tap) -> RequestHash {
 }
 
 /// `POST /v1/taps`. (A debug-level span: at the default `info` level the
-/// request span of `service_kit::layers` is the one line per tap, and a
-/// second formatted span per tap costs more than the rest of the handler's
-/// bookkeeping.)
+/// request span of `service_kit::layers` names the request, and a fast
+/// accepted or denied tap writes no line at all — the route is
+/// `quiet_when_ok`; errors and slow taps do.)
 #[tracing::instrument(level = "debug", skip_all, fields(terminal_id, seq))]
 pub(crate) async fn post_tap(
     State(state): State<AppState>,

@@ -1,5 +1,6 @@
 //! What a request writes to the log: one line with method, route, status, latency and
-//! request id; internal causes once; never bodies or auth headers.
+//! request id; internal causes once; never bodies or auth headers; on quiet (hot) routes,
+//! fast successes only at `debug`.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -51,14 +52,21 @@ impl<'a> MakeWriter<'a> for Captured {
 
 /// Sends `request` with JSON logging captured on this thread; returns the log lines.
 async fn logs_of(request: Request<Body>) -> Vec<serde_json::Value> {
+    logs_at("trace", request).await
+}
+
+/// As [`logs_of`], with only what `filter` (e.g. `info`) lets through.
+async fn logs_at(filter: &str, request: Request<Body>) -> Vec<serde_json::Value> {
     let captured = Captured::default();
-    let subscriber = tracing_subscriber::registry().with(
-        tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_writer(captured.clone()),
-    );
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new(filter))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .with_writer(captured.clone()),
+        );
     let _guard = tracing::subscriber::set_default(subscriber);
     send(app(), request).await;
     captured.lines()
@@ -130,4 +138,47 @@ async fn a_panic_is_logged_with_its_message() {
     let errors: Vec<_> = lines.iter().filter(|l| l["level"] == "ERROR").collect();
     assert_eq!(errors.len(), 1, "{lines:#?}");
     assert_eq!(errors[0]["panic.message"], crate::support::DELIBERATE_PANIC);
+}
+
+/// The level and status of the one request line `path` writes under `filter`, if any.
+async fn request_line(filter: &str, path: &str) -> Option<(String, u64)> {
+    let request = Request::get(path)
+        .body(Body::empty())
+        .expect("valid request");
+    let lines = logs_at(filter, request).await;
+    let finished: Vec<_> = lines
+        .iter()
+        .filter(|l| {
+            matches!(
+                l["message"].as_str(),
+                Some("request finished" | "request failed")
+            )
+        })
+        .collect();
+    assert!(finished.len() <= 1, "{lines:#?}");
+    finished.first().map(|line| {
+        (
+            line["level"].as_str().unwrap_or_default().to_owned(),
+            line["span"]["status"].as_u64().unwrap_or_default(),
+        )
+    })
+}
+
+async fn check_line(filter: &str, path: &str, expected: Option<(&str, u64)>) {
+    let got = request_line(filter, path).await;
+    assert_eq!(
+        got.as_ref()
+            .map(|(level, status)| (level.as_str(), *status)),
+        expected,
+        "{filter} {path}"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn quiet_routes_log_fast_successes_at_debug_only() {
+    check_line("info", "/quiet", None).await;
+    check_line("debug", "/quiet", Some(("DEBUG", 200))).await;
+    check_line("info", "/quiet/refused", Some(("INFO", 403))).await;
+    check_line("info", "/quiet/slow", Some(("INFO", 200))).await;
+    check_line("info", "/id", Some(("INFO", 200))).await;
 }

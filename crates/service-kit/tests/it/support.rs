@@ -60,6 +60,26 @@ pub fn routes() -> Router {
             routing::post(|Json(e): Json<Echo>| async move { Json(e) }),
         )
         .route("/internal", routing::get(internal))
+        .route(
+            "/quiet",
+            routing::get(|| async { "ok" }).layer(service_kit::layers::quiet_when_ok()),
+        )
+        .route(
+            "/quiet/refused",
+            routing::get(|| async { StatusCode::FORBIDDEN })
+                .layer(service_kit::layers::quiet_when_ok()),
+        )
+        .route(
+            "/quiet/slow",
+            routing::get(|| async {
+                tokio::time::sleep(Duration::from_millis(
+                    service_kit::layers::SLOW_REQUEST_MS + 50,
+                ))
+                .await;
+                "late"
+            })
+            .layer(service_kit::layers::quiet_when_ok()),
+        )
         .route("/panic", routing::get(panics))
         .route(
             "/slow",
