@@ -7,7 +7,7 @@
 //!   commit: one Lua script (store_redis::hot): idempotency on the key, CAS on the
 //!           state version, write the state, XADD the entry to the shard stream
 //!   version conflict → re-price with the state the script returned (bounded)
-//! ingest::Ingest: shard streams ──XREADGROUP──▶ Postgres (UNNEST, ON CONFLICT DO NOTHING) ──▶ XACK
+//! ingest::Ingest: shard streams ──XREADGROUP──▶ Postgres (unnest, ON CONFLICT DO NOTHING) ──▶ XACK
 //! ```
 //!
 //! Map:

@@ -2,10 +2,15 @@
 //! (`transit.tap`), accepted account events (`rider.account_event`), state
 //! snapshots and dead letters.
 //!
-//! Writes are bulk (`INSERT … SELECT FROM UNNEST(arrays)`, one statement per
-//! table) and idempotent (`ON CONFLICT DO NOTHING` on the event key), in one
-//! transaction per batch, so the stream is acknowledged only after a batch
-//! is durable and a redelivered entry is a no-op.
+//! Writes are bulk (one `INSERT … SELECT unnest($1), unnest($2), …` per
+//! table, every column sent as one binary array) and idempotent
+//! (`ON CONFLICT DO NOTHING` on the event key), in one transaction per
+//! batch, so the stream is acknowledged only after a batch is durable and a
+//! redelivered entry is a no-op. The `unnest`s sit in the select list, not
+//! in `FROM UNNEST(…)`: Postgres then walks the arrays in step row by row
+//! instead of first copying them into a tuple store, which cost more
+//! Postgres time than the inserts' own work (`cargo bench -p store-pg --bench
+//! ingest`; BENCHMARKS.md, "Tap path").
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgPool, Row};
@@ -117,11 +122,13 @@ pub async fn write_ingest_batch(
                service_day, route_id, station_id, lot_id, product_id, category_id, top_up_vnd, \
                amount_vnd, balance_vnd, reason, pass_id, fare_product_id, terminal_id, boot_epoch, \
                seq, config_id, decided_at) \
-             SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::text[], \
-               $5::timestamptz[], $6::date[], $7::text[], $8::text[], $9::text[], $10::text[], \
-               $11::text[], $12::bigint[], $13::bigint[], $14::bigint[], $15::text[], $16::text[], \
-               $17::text[], $18::text[], $19::bigint[], $20::bigint[], $21::text[], \
-               $22::timestamptz[]) \
+             SELECT unnest($1::uuid[]), unnest($2::bigint[]), unnest($3::text[]), \
+               unnest($4::text[]), unnest($5::timestamptz[]), unnest($6::date[]), \
+               unnest($7::text[]), unnest($8::text[]), unnest($9::text[]), unnest($10::text[]), \
+               unnest($11::text[]), unnest($12::bigint[]), unnest($13::bigint[]), \
+               unnest($14::bigint[]), unnest($15::text[]), unnest($16::text[]), \
+               unnest($17::text[]), unnest($18::text[]), unnest($19::bigint[]), \
+               unnest($20::bigint[]), unnest($21::text[]), unnest($22::timestamptz[]) \
              ON CONFLICT DO NOTHING",
         )
         .bind(events.iter().map(|e| e.account_id).collect::<Vec<_>>())
@@ -169,12 +176,16 @@ pub async fn write_ingest_batch(
                vehicle_class, operator_id, medium_kind, medium_id, ticket_id, account_id, \
                category_id, decision, reason, ticket_verdict, amount_vnd, balance_vnd, product_id, \
                fare_product_id, account_version, config_id, decided_at) \
-             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], \
-               $5::timestamptz[], $6::timestamptz[], $7::date[], $8::text[], $9::text[], \
-               $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], \
-               $16::text[], $17::uuid[], $18::bytea[], $19::uuid[], $20::text[], $21::text[], \
-               $22::text[], $23::text[], $24::bigint[], $25::bigint[], $26::text[], $27::text[], \
-               $28::bigint[], $29::text[], $30::timestamptz[]) \
+             SELECT unnest($1::text[]), unnest($2::bigint[]), unnest($3::bigint[]), \
+               unnest($4::text[]), unnest($5::timestamptz[]), unnest($6::timestamptz[]), \
+               unnest($7::date[]), unnest($8::text[]), unnest($9::text[]), unnest($10::text[]), \
+               unnest($11::text[]), unnest($12::text[]), unnest($13::text[]), \
+               unnest($14::text[]), unnest($15::text[]), unnest($16::text[]), \
+               unnest($17::uuid[]), unnest($18::bytea[]), unnest($19::uuid[]), \
+               unnest($20::text[]), unnest($21::text[]), unnest($22::text[]), \
+               unnest($23::text[]), unnest($24::bigint[]), unnest($25::bigint[]), \
+               unnest($26::text[]), unnest($27::text[]), unnest($28::bigint[]), \
+               unnest($29::text[]), unnest($30::timestamptz[]) \
              ON CONFLICT DO NOTHING",
         )
         .bind(text(|t| t.terminal_id.clone()))

@@ -272,6 +272,31 @@ pub async fn ack(
         .map_err(StoreError::Command)
 }
 
+/// `XACK` on several streams in one round trip (a pipeline): `acks` pairs
+/// each stream with the ids to acknowledge there. Returns how many were
+/// acknowledged in all.
+///
+/// # Errors
+/// [`StoreError::Command`].
+pub async fn ack_many(
+    connection: &mut impl ConnectionLike,
+    group: &str,
+    acks: &[(&str, Vec<&str>)],
+) -> Result<u64, StoreError> {
+    let mut pipe = redis::pipe();
+    for (stream, ids) in acks.iter().filter(|(_, ids)| !ids.is_empty()) {
+        pipe.cmd("XACK").arg(*stream).arg(group).arg(ids);
+    }
+    if pipe.is_empty() {
+        return Ok(0);
+    }
+    let counts: Vec<u64> = pipe
+        .query_async(connection)
+        .await
+        .map_err(StoreError::Command)?;
+    Ok(counts.iter().sum())
+}
+
 /// Trims `stream` below what `group` still needs: entries older than its
 /// oldest pending entry, or (none pending) older than its last delivered
 /// entry. The stream is read by this one group; other readers consume from
@@ -284,41 +309,84 @@ pub async fn trim_acknowledged(
     stream: &str,
     group: &str,
 ) -> Result<u64, StoreError> {
-    let summary: Value = cmd("XPENDING")
-        .arg(stream)
-        .arg(group)
+    trim_acknowledged_many(connection, &[stream], group).await
+}
+
+/// [`trim_acknowledged`] for several streams in at most three round trips
+/// (pipelines of `XPENDING`, then `XINFO GROUPS` for the streams with
+/// nothing pending, then `XTRIM`), however many streams there are.
+///
+/// # Errors
+/// [`StoreError::Command`] or [`StoreError::UnexpectedReply`].
+pub async fn trim_acknowledged_many(
+    connection: &mut impl ConnectionLike,
+    streams: &[&str],
+    group: &str,
+) -> Result<u64, StoreError> {
+    if streams.is_empty() {
+        return Ok(0);
+    }
+    let mut pending = redis::pipe();
+    for stream in streams {
+        pending.cmd("XPENDING").arg(*stream).arg(group);
+    }
+    let summaries: Vec<Value> = pending
         .query_async(connection)
         .await
         .map_err(StoreError::Command)?;
-    let oldest_pending = match &summary {
+    let mut floors: Vec<(&str, Option<String>)> = streams
+        .iter()
+        .zip(&summaries)
+        .map(|(stream, summary)| (*stream, oldest_pending(summary)))
+        .collect();
+    let idle: Vec<usize> = floors
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, floor))| floor.is_none())
+        .map(|(n, _)| n)
+        .collect();
+    if !idle.is_empty() {
+        let mut info = redis::pipe();
+        for n in &idle {
+            if let Some((stream, _)) = floors.get(*n) {
+                info.cmd("XINFO").arg("GROUPS").arg(*stream);
+            }
+        }
+        let groups: Vec<Value> = info
+            .query_async(connection)
+            .await
+            .map_err(StoreError::Command)?;
+        for (n, groups) in idle.iter().zip(&groups) {
+            if let Some((_, floor)) = floors.get_mut(*n) {
+                *floor = last_delivered(groups, group);
+            }
+        }
+    }
+    let mut trim = redis::pipe();
+    for (stream, floor) in &floors {
+        if let Some(floor) = floor {
+            trim.cmd("XTRIM").arg(*stream).arg("MINID").arg(floor);
+        }
+    }
+    if trim.is_empty() {
+        return Ok(0);
+    }
+    let removed: Vec<u64> = trim
+        .query_async(connection)
+        .await
+        .map_err(StoreError::Command)?;
+    Ok(removed.iter().sum())
+}
+
+/// The id of the oldest pending entry in an `XPENDING` summary, if any.
+fn oldest_pending(summary: &Value) -> Option<String> {
+    match summary {
         Value::Array(parts) => match parts.first() {
             Some(Value::Int(count)) if *count > 0 => parts.get(1).and_then(text_of),
             _ => None,
         },
         _ => None,
-    };
-    let floor = match oldest_pending {
-        Some(id) => id,
-        None => {
-            let groups: Value = cmd("XINFO")
-                .arg("GROUPS")
-                .arg(stream)
-                .query_async(connection)
-                .await
-                .map_err(StoreError::Command)?;
-            match last_delivered(&groups, group) {
-                Some(id) => id,
-                None => return Ok(0),
-            }
-        }
-    };
-    cmd("XTRIM")
-        .arg(stream)
-        .arg("MINID")
-        .arg(floor)
-        .query_async(connection)
-        .await
-        .map_err(StoreError::Command)
+    }
 }
 
 /// The `last-delivered-id` of `group` in an `XINFO GROUPS` reply.

@@ -1,5 +1,6 @@
 //! store-redis against a real Redis (`OT_REDIS_URL`, default `redis://127.0.0.1:6379`):
-//! connecting, the readiness ping, and keys isolated by a unique prefix per test.
+//! connecting, the readiness ping, keys isolated by a unique prefix per test, and the
+//! stream ingest's batched acknowledgements and trims.
 
 use std::time::{Duration, Instant};
 
@@ -88,4 +89,75 @@ async fn a_malformed_url_is_rejected_without_echoing_it() {
     };
     assert!(matches!(error, StoreError::InvalidUrl(_)), "{error:?}");
     assert!(!error.to_string().contains("hunter2"));
+}
+
+/// Entries left in `stream` (XLEN).
+async fn length(connection: &mut ConnectionManager, stream: &str) -> u64 {
+    redis::cmd("XLEN")
+        .arg(stream)
+        .query_async(connection)
+        .await
+        .expect("XLEN")
+}
+
+#[tokio::test]
+async fn acks_and_trims_of_many_streams_keep_exactly_what_is_pending() {
+    use store_redis::streams::{self, ReadFrom};
+    let mut connection = redis().await;
+    let prefix = unique_prefix();
+    let streams: Vec<String> = (0..3)
+        .map(|n| format!("{}:stream:{n}", prefix.as_str()))
+        .collect();
+    for stream in &streams {
+        streams::ensure_group(&mut connection, stream, "g")
+            .await
+            .expect("group");
+        for n in 0..4 {
+            let _: String = connection
+                .xadd(stream, "*", &[("d", n)])
+                .await
+                .expect("XADD");
+        }
+    }
+    let read = streams::read_group(
+        &mut connection,
+        "g",
+        "c",
+        &streams,
+        10,
+        ReadFrom::New { block_ms: 0 },
+    )
+    .await
+    .expect("read");
+    assert_eq!(read.len(), 12);
+    let ids_of = |stream: &str| -> Vec<&str> {
+        read.iter()
+            .filter(|e| e.stream == stream)
+            .map(|e| e.id.as_str())
+            .collect()
+    };
+    let (first, second, third) = (&streams[0], &streams[1], &streams[2]);
+    // Everything of the first stream, the two oldest of the second, nothing of the third.
+    let acks = vec![
+        (first.as_str(), ids_of(first)),
+        (second.as_str(), ids_of(second)[..2].to_vec()),
+        (third.as_str(), Vec::new()),
+    ];
+    assert_eq!(
+        streams::ack_many(&mut connection, "g", &acks)
+            .await
+            .expect("ack"),
+        6
+    );
+    let names: Vec<&str> = streams.iter().map(String::as_str).collect();
+    let removed = streams::trim_acknowledged_many(&mut connection, &names, "g")
+        .await
+        .expect("trim");
+    // First: all but the last delivered entry go; second: the two acked go;
+    // third: nothing (its oldest entry is pending).
+    assert_eq!(removed, 3 + 2);
+    assert_eq!(length(&mut connection, first).await, 1);
+    assert_eq!(length(&mut connection, second).await, 2);
+    assert_eq!(length(&mut connection, third).await, 4);
+    let _: () = connection.del(&streams).await.expect("clean up");
 }
