@@ -102,7 +102,12 @@ async fn settle(args: Args) -> anyhow::Result<bool> {
     .await
     .context("preparing the chart of accounts")?;
     let reports = settler
-        .settle_through(through, progress.as_ref(), now)
+        .settle_through(
+            through,
+            job::Scope::IncludingThrough,
+            progress.as_ref(),
+            now,
+        )
         .await
         .context("settling")?;
     let mut days = Vec::with_capacity(reports.len());

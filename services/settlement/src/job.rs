@@ -14,7 +14,9 @@
 //! through [`Ledger::apply`] in batches of at most `MAX_BATCH_TRANSFERS`, one
 //! transaction each (all or nothing; a refused batch is retried account by
 //! account so one bad account cannot hold back the others); then one
-//! transaction recording the page's account-days.
+//! transaction recording the page's account-days. The ledger's batches are
+//! the only serial part (every batch locks the operators' revenue accounts):
+//! the next page is read, and the page before recorded, while a page posts.
 //!
 //! **Idempotent.** An account-day whose inputs (start state and events)
 //! have the fingerprint recorded for it is skipped; one recorded with
@@ -34,8 +36,9 @@ use ledger::{
     Account, AccountId, AccountKind, MAX_BATCH_TRANSFERS, Money, OperatorId, Transfer, TransferBody,
 };
 use sqlx::PgPool;
-use store_pg::settlement::{AccountDayWrite, EventInput, SettlementStore};
+use store_pg::settlement::{AccountDayWrite, EventInput, SettledRow, SettlementStore};
 use store_pg::{Ledger, StoreError};
+use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::inputs::{self, carry_digest, day_event, input_digest, operator_parts};
@@ -76,6 +79,9 @@ pub enum SettleError {
     /// A chart account could not be created.
     #[error("chart account: {0}")]
     Chart(String),
+    /// A background read or write of the run failed to complete.
+    #[error("settlement task: {0}")]
+    Task(String),
 }
 
 /// How a run is bounded.
@@ -95,6 +101,16 @@ impl Default for Settings {
             stop_after_accounts: None,
         }
     }
+}
+
+/// Which days [`Settler::settle_through`] looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Only the days that need it (the scheduled worker: an idle check
+    /// reads nothing).
+    Needed,
+    /// Those, and the requested day in any case (`oneticket settle --day`).
+    IncludingThrough,
 }
 
 /// What a run of one day did.
@@ -270,13 +286,16 @@ impl Settler {
     /// Settles every day that needs it up to `through`: the days after the
     /// latest settled one (from the earliest event if none is), and any day
     /// with events ingested since the last run (at most
-    /// [`MAX_RESETTLE_DAYS`] back), oldest first.
+    /// [`MAX_RESETTLE_DAYS`] back), oldest first; with
+    /// [`Scope::IncludingThrough`], `through` itself is looked at even when
+    /// nothing says it needs it (an operator asked for it).
     ///
     /// # Errors
     /// See [`SettleError`].
     pub async fn settle_through(
         &mut self,
         through: NaiveDate,
+        scope: Scope,
         progress: &dyn Progress,
         now: DateTime<Utc>,
     ) -> Result<Vec<DayReport>, SettleError> {
@@ -284,6 +303,11 @@ impl Settler {
             Some(latest) => latest.succ_opt().unwrap_or(latest),
             None => self.store.earliest_event_day().await?.unwrap_or(through),
         };
+        if scope == Scope::Needed && first > through {
+            // Everything through `through` is settled; only late events
+            // (below) can reopen a day.
+            first = through.succ_opt().unwrap_or(through);
+        }
         if let Some(since) = self.store.latest_seen_through().await?
             && let Some(late) = self.store.late_days(since, through).await?.first()
         {
@@ -295,7 +319,10 @@ impl Settler {
             first = floor;
         }
         let mut reports = Vec::new();
-        let mut day = first.min(through);
+        let mut day = match scope {
+            Scope::IncludingThrough => first.min(through),
+            Scope::Needed => first,
+        };
         while day <= through {
             let report = self.settle_day(day, progress, now).await?;
             let stopped = report.stopped_early;
@@ -325,28 +352,46 @@ impl Settler {
             ..DayReport::default()
         };
         progress.start(day, self.store.count_candidates(day).await?);
-        let mut after = None;
+        let limit = self.settings.accounts_per_page;
+        // While one page posts to the ledger, the next is read and the one
+        // before is recorded: they touch other accounts, so the overlap is
+        // safe, and the ledger's transaction is the only serial part.
+        let mut next = tokio::spawn(read_page(self.store.clone(), day, None, limit));
+        let mut saving: Option<JoinHandle<Result<(), StoreError>>> = None;
         loop {
-            let page = self
-                .store
-                .candidates(day, after, self.settings.accounts_per_page)
-                .await?;
-            let Some(last) = page.last() else {
+            let input = next.await.map_err(joined)??;
+            let Some(last) = input.accounts.last().copied() else {
                 break;
             };
-            after = Some(*last);
-            self.settle_page(day, &page, now, &mut report).await?;
-            report.accounts += u64::try_from(page.len()).unwrap_or(u64::MAX);
-            progress.advance(u64::try_from(page.len()).unwrap_or(u64::MAX));
-            if self
+            let count = u64::try_from(input.accounts.len()).unwrap_or(u64::MAX);
+            let stop = self
                 .settings
                 .stop_after_accounts
-                .is_some_and(|n| report.accounts >= n)
-            {
+                .is_some_and(|n| report.accounts.saturating_add(count) >= n);
+            next = if stop {
+                tokio::spawn(async { Ok(PageInput::default()) })
+            } else {
+                tokio::spawn(read_page(self.store.clone(), day, Some(last), limit))
+            };
+            let writes = self.settle_page(day, input, now, &mut report).await?;
+            if let Some(previous) = saving.take() {
+                previous.await.map_err(joined)??;
+            }
+            let store = self.store.clone();
+            saving = Some(tokio::spawn(async move { store.save(&writes, now).await }));
+            report.accounts = report.accounts.saturating_add(count);
+            progress.advance(count);
+            if stop {
+                if let Some(previous) = saving.take() {
+                    previous.await.map_err(joined)??;
+                }
                 report.stopped_early = true;
                 progress.finish();
                 return Ok(report);
             }
+        }
+        if let Some(previous) = saving.take() {
+            previous.await.map_err(joined)??;
         }
         self.store.mark_day(day, seen_through, now).await?;
         progress.finish();
@@ -377,35 +422,25 @@ impl Settler {
         Ok(())
     }
 
+    /// Plans, reconciles and posts one page; returns the account-days to
+    /// record.
     async fn settle_page(
         &mut self,
         day: NaiveDate,
-        accounts: &[Uuid],
+        input: PageInput,
         now: DateTime<Utc>,
         report: &mut DayReport,
-    ) -> Result<(), SettleError> {
+    ) -> Result<Vec<AccountDayWrite>, SettleError> {
         let service_day = ServiceDay::from_date(day);
-        let mut events: BTreeMap<Uuid, Vec<EventInput>> = BTreeMap::new();
-        for row in self.store.events(day, accounts).await? {
-            events.entry(row.account_id).or_default().push(row);
-        }
-        let starts: BTreeMap<Uuid, serde_json::Value> = self
-            .store
-            .starts(day, accounts)
-            .await?
-            .into_iter()
-            .map(|r| (r.account_id, r.carry))
-            .collect();
-        let settled: BTreeMap<Uuid, _> = self
-            .store
-            .settled(day, accounts)
-            .await?
-            .into_iter()
-            .map(|r| (r.account_id, r))
-            .collect();
-
+        let started = std::time::Instant::now();
+        let PageInput {
+            accounts,
+            mut events,
+            starts,
+            settled,
+        } = input;
         let mut work = Vec::new();
-        for &account in accounts {
+        for &account in &accounts {
             let rows = events.remove(&account).unwrap_or_default();
             let start: Carry = match starts.get(&account) {
                 Some(json) => match serde_json::from_value(json.clone()) {
@@ -497,7 +532,9 @@ impl Settler {
         }
         work.retain(|w| w.reconciled.is_some());
 
+        let planned = started.elapsed();
         let posted = self.post(day, &mut work, now, report).await?;
+        let post_done = started.elapsed();
         let mut writes = Vec::with_capacity(posted.len());
         for w in work.iter().filter(|w| posted.contains(&w.account)) {
             match account_day_write(day, w) {
@@ -509,8 +546,14 @@ impl Settler {
             }
         }
         report.settled += u64::try_from(writes.len()).unwrap_or(u64::MAX);
-        self.store.save(&writes, now).await?;
-        Ok(())
+        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        tracing::debug!(
+            accounts = accounts.len(),
+            plan_ms = ms(planned),
+            post_ms = ms(post_done.saturating_sub(planned)),
+            "settled page"
+        );
+        Ok(writes)
     }
 
     /// What the ledger holds for each plan's account-day, by account.
@@ -766,6 +809,52 @@ impl Settler {
         }
         Ok((Some(last), plans))
     }
+}
+
+/// One page's inputs.
+#[derive(Default)]
+struct PageInput {
+    accounts: Vec<Uuid>,
+    events: BTreeMap<Uuid, Vec<EventInput>>,
+    starts: BTreeMap<Uuid, serde_json::Value>,
+    settled: BTreeMap<Uuid, SettledRow>,
+}
+
+/// Reads the page of accounts after `after`: the accounts, their events,
+/// their start carries and their earlier settlement (three queries at once).
+async fn read_page(
+    store: SettlementStore,
+    day: NaiveDate,
+    after: Option<Uuid>,
+    limit: u32,
+) -> Result<PageInput, StoreError> {
+    let accounts = store.candidates(day, after, limit).await?;
+    if accounts.is_empty() {
+        return Ok(PageInput::default());
+    }
+    let (rows, starts, settled) = tokio::try_join!(
+        store.events(day, &accounts),
+        store.starts(day, &accounts),
+        store.settled(day, &accounts),
+    )?;
+    let mut events: BTreeMap<Uuid, Vec<EventInput>> = BTreeMap::new();
+    for row in rows {
+        events.entry(row.account_id).or_default().push(row);
+    }
+    Ok(PageInput {
+        accounts,
+        events,
+        starts: starts
+            .into_iter()
+            .map(|r| (r.account_id, r.carry))
+            .collect(),
+        settled: settled.into_iter().map(|r| (r.account_id, r)).collect(),
+    })
+}
+
+/// A background task that panicked or was cancelled.
+fn joined(error: tokio::task::JoinError) -> SettleError {
+    SettleError::Task(error.to_string())
 }
 
 /// Adds the transfers the ledger created for `chunk` to the report.

@@ -24,7 +24,7 @@ use store_pg::StoreError;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::job::{SettleError, Settler};
+use crate::job::{Scope, SettleError, Settler};
 use crate::outputs;
 use crate::progress::Log;
 
@@ -190,7 +190,9 @@ async fn run_once(
         tracing::debug!("another process is settling");
         return Ok(());
     };
-    let result = settler.settle_through(through, &Log::default(), now).await;
+    let result = settler
+        .settle_through(through, Scope::Needed, &Log::default(), now)
+        .await;
     if let (Ok(reports), Some(dir)) = (&result, &settings.out_dir) {
         for report in reports.iter().filter(|r| r.settled > 0) {
             if let Err(error) = outputs::write_day(&settler, report.day, dir).await {

@@ -12,7 +12,7 @@ use ledger::{
     Account, AccountId, AccountKind, Amount, Currency, Money, Movement, NormalSide, OperatorId,
     Overdraft, ProviderId, Transfer, TransferBody, TransferCode, TransferId,
 };
-use settlement::job::{Settings, Settler};
+use settlement::job::{Scope, Settings, Settler};
 use settlement::progress::Silent;
 use sqlx::PgPool;
 use store_pg::Ledger;
@@ -372,7 +372,7 @@ impl World {
     pub async fn settle(&self, settings: Settings) -> Vec<settlement::job::DayReport> {
         self.settler(settings)
             .await
-            .settle_through(day(), &Silent, run_time())
+            .settle_through(day(), Scope::IncludingThrough, &Silent, run_time())
             .await
             .expect("settles")
     }
