@@ -105,6 +105,11 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> Result<PgPool, Store
         settings.statement_timeout_ms.to_string(),
     )]);
     let pool = PgPoolOptions::new()
+        // No `SELECT 1`-style ping before each checkout: it was a round trip
+        // per query on the hot paths. A connection that died meanwhile (a
+        // Postgres restart) fails the one statement that uses it, and the
+        // pool drops it; callers already treat store errors as retryable.
+        .test_before_acquire(false)
         .max_connections(settings.max_connections)
         .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
         .idle_timeout(Duration::from_secs(settings.idle_timeout_s))
