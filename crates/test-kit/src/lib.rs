@@ -164,6 +164,48 @@ pub fn redis_prefix() -> String {
     format!("ot_test:{}:", Uuid::new_v4().simple())
 }
 
+/// Keys scanned per `SCAN` step by [`delete_prefix`].
+pub const SCAN_COUNT: usize = 1_000;
+
+/// Deletes every key under `prefix` (a test's own, from [`redis_prefix`])
+/// and returns how many there were. Walks the keyspace with `SCAN … MATCH`
+/// in steps rather than one `KEYS`, which blocks Redis and can time out when
+/// the shared server holds millions of other keys (a load test's riders).
+pub async fn delete_prefix<C>(redis: &mut C, prefix: &str) -> usize
+where
+    C: redis::aio::ConnectionLike + Send,
+{
+    let pattern = format!("{prefix}*");
+    let mut cursor: u64 = 0;
+    let mut keys = Vec::new();
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(SCAN_COUNT)
+            .query_async(redis)
+            .await
+            .unwrap_or_else(|error| panic!("SCAN {pattern}: {error}"));
+        keys.extend(batch);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    for chunk in keys.chunks(SCAN_COUNT) {
+        let () = redis::cmd("DEL")
+            .arg(chunk)
+            .query_async(redis)
+            .await
+            .unwrap_or_else(|error| panic!("DEL under {prefix}: {error}"));
+    }
+    keys.len()
+}
+
 /// The Redis URL tests use.
 #[must_use]
 pub fn redis_url() -> String {

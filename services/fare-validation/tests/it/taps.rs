@@ -393,16 +393,9 @@ async fn a_flushed_redis_rebuilds_the_same_balances_and_next_decisions() {
 
     // Flush every key of this test, as a Redis restart without persistence would.
     let mut redis = rig.redis.clone();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}:*", rig.layout.prefix().as_str()))
-        .query_async(&mut redis)
-        .await
-        .expect("keys");
-    let _: () = redis::cmd("DEL")
-        .arg(&keys)
-        .query_async(&mut redis)
-        .await
-        .expect("del");
+    let flushed =
+        test_kit::delete_prefix(&mut redis, &format!("{}:", rig.layout.prefix().as_str())).await;
+    assert!(flushed > 0, "the taps left hot state in Redis");
     rig.state.projection().forget_cached();
 
     let rebuilt = rig

@@ -260,17 +260,8 @@ async fn a_tap_goes_from_terminal_to_postgres_through_the_binary() {
     // Redis flushed while the service is down: `hot rebuild` restores the
     // account's state from Postgres, once (a second run finds it present).
     let mut redis_conn = test_kit::redis_connection().await;
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut redis_conn)
-        .await
-        .expect("KEYS");
-    assert!(!keys.is_empty(), "the tap left hot state in Redis");
-    let _: () = redis::cmd("DEL")
-        .arg(&keys)
-        .query_async(&mut redis_conn)
-        .await
-        .expect("DEL");
+    let flushed = test_kit::delete_prefix(&mut redis_conn, &prefix).await;
+    assert!(flushed > 0, "the tap left hot state in Redis");
     let account_arg = account.to_string();
     let rebuilt = run(&["hot", "rebuild", "--account", &account_arg], &env);
     assert_eq!(rebuilt.trim(), r#"{"accounts":1,"written":1}"#);
