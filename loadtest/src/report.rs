@@ -175,8 +175,23 @@ impl Report {
     #[must_use]
     pub fn summary(&self) -> String {
         let l = &self.latency;
+        // Throughput counts every answer in the window (requests due in the
+        // warm-up included); latency only measured requests. When none of
+        // those was answered there is no latency to show, not a zero one.
+        let latency = if self.completed == 0 {
+            "latency n/a (no measured request was answered: the target fell behind)".to_owned()
+        } else {
+            format!(
+                "p50 {} p90 {} p99 {} p99.9 {} max {}",
+                ms(l.p50_us),
+                ms(l.p90_us),
+                ms(l.p99_us),
+                ms(l.p999_us),
+                ms(l.max_us),
+            )
+        };
         format!(
-            "{:<7} target {:>6}/s achieved {:>6}/s ({} decided/s) | p50 {} p90 {} p99 {} p99.9 {} max {} | errors {} not sent {}",
+            "{:<7} target {:>6}/s achieved {:>6}/s ({} decided/s) | {latency} | errors {} not sent {}",
             match self.mode {
                 Mode::Service => "service",
                 Mode::Raw => "raw",
@@ -184,11 +199,6 @@ impl Report {
             self.target_rate_per_s,
             self.achieved_rate_per_s,
             self.decided_rate_per_s,
-            ms(l.p50_us),
-            ms(l.p90_us),
-            ms(l.p99_us),
-            ms(l.p999_us),
-            ms(l.max_us),
             self.errors(),
             self.not_sent,
         )

@@ -154,3 +154,23 @@ fn a_comparison_lists_every_pair_and_the_median_ratio() {
     let back: Comparison = serde_json::from_value(json).expect("round trips");
     assert_eq!(back, comparison);
 }
+
+#[test]
+fn the_summary_shows_percentiles_or_says_there_were_none() {
+    let answered = report(Mode::Service, 18_000).summary();
+    assert!(answered.contains("p50 0.900ms"), "{answered}");
+    assert!(answered.contains("p99.9 9.000ms"), "{answered}");
+    assert!(answered.contains("not sent 10"), "{answered}");
+
+    // Overloaded: every measured request stayed unsent; answers to warm-up
+    // requests still count as throughput, but there is no latency to show.
+    let mut behind = report(Mode::Service, 12_000);
+    behind.completed = 0;
+    behind.decided = 0;
+    behind.not_sent = behind.scheduled;
+    behind.latency = Latency::default();
+    let line = behind.summary();
+    assert!(line.contains("latency n/a"), "{line}");
+    assert!(!line.contains("p50"), "{line}");
+    assert!(line.contains("achieved  12000/s"), "{line}");
+}
