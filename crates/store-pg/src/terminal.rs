@@ -253,6 +253,18 @@ impl Terminals {
     }
 }
 
+/// Every admin API key starts with this (`otk_<key id>_<secret>`).
+pub const API_KEY_PREFIX: &str = "otk_";
+
+/// SHA-256 of a presented API key: what `admin.api_key` stores.
+#[must_use]
+pub fn api_key_hash(token: &str) -> [u8; 32] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
 /// An admin API key as stored (never the secret).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiKeyRecord {
@@ -266,6 +278,14 @@ pub struct ApiKeyRecord {
     pub created_at: DateTime<Utc>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKeyRecord {
+    /// Whether the key grants `scope`.
+    #[must_use]
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
 }
 
 fn api_key_from_row(row: &sqlx::postgres::PgRow) -> Result<ApiKeyRecord, StoreError> {
@@ -312,6 +332,15 @@ impl ApiKeys {
         .fetch_one(&self.pool)
         .await?;
         api_key_from_row(&row)
+    }
+
+    /// The unrevoked key a caller presented (the whole `otk_…` token), or
+    /// `None` for anything else: no prefix, unknown, revoked.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        if !token.starts_with(API_KEY_PREFIX) {
+            return Ok(None);
+        }
+        self.find_active(&api_key_hash(token)).await
     }
 
     /// The unrevoked key whose secret hashes to `secret_sha256`.

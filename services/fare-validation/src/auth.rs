@@ -15,10 +15,9 @@ use card_protocol::request_auth::{
     AuthHeaders, HEADER_SIGNATURE, HEADER_TERMINAL, HEADER_TIMESTAMP, RequestParts, verify_request,
 };
 use chrono::{DateTime, Utc};
-use ring::digest;
 use ring::rand::{SecureRandom, SystemRandom};
 use service_kit::ApiError;
-use store_pg::terminal::{ApiKeyRecord, ApiKeys, TerminalRecord, TerminalStatus};
+use store_pg::terminal::{ApiKeyRecord, ApiKeys, TerminalRecord, TerminalStatus, api_key_hash};
 use uuid::Uuid;
 
 use crate::state::AppState;
@@ -26,7 +25,7 @@ use crate::state::AppState;
 /// Bytes of randomness in an API key's secret: 256 bits.
 pub const API_KEY_SECRET_BYTES: usize = 32;
 /// The prefix of every API key, so a leaked key is recognisable in scans.
-pub const API_KEY_PREFIX: &str = "otk_";
+pub use store_pg::terminal::API_KEY_PREFIX;
 /// Longest `Authorization` header accepted, in bytes: a key is ~80 bytes.
 pub const MAX_AUTHORIZATION_BYTES: usize = 256;
 /// The scopes an API key may carry (`parking`: the parking operations API,
@@ -102,7 +101,7 @@ impl AdminKey {
     /// # Errors
     /// 403 naming the missing scope.
     pub fn require(&self, scope: &str) -> Result<(), ApiError> {
-        if self.0.scopes.iter().any(|s| s == scope) {
+        if self.0.has_scope(scope) {
             Ok(())
         } else {
             Err(ApiError::Forbidden {
@@ -110,39 +109,37 @@ impl AdminKey {
             })
         }
     }
-}
 
-/// SHA-256 of a presented key: what the table stores.
-fn key_hash(token: &str) -> [u8; 32] {
-    let digest = digest::digest(&digest::SHA256, token.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
+    /// The key presented in `Authorization: Bearer otk_…`, checked against
+    /// `keys`: the one extractor every service's admin routes share.
+    ///
+    /// # Errors
+    /// 401 for a missing, malformed, unknown or revoked key; 500 when the
+    /// store fails.
+    pub async fn from_headers(headers: &HeaderMap, keys: &ApiKeys) -> Result<AdminKey, ApiError> {
+        let unauthorized = || ApiError::Unauthorized {
+            detail: "a valid API key is required (Authorization: Bearer otk_…)".to_owned(),
+        };
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= MAX_AUTHORIZATION_BYTES)
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(unauthorized)?;
+        let record = keys
+            .authenticate(token)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(unauthorized)?;
+        Ok(AdminKey(record))
+    }
 }
 
 impl FromRequestParts<AppState> for AdminKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let unauthorized = || ApiError::Unauthorized {
-            detail: "a valid API key is required (Authorization: Bearer otk_…)".to_owned(),
-        };
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| v.len() <= MAX_AUTHORIZATION_BYTES)
-            .ok_or_else(unauthorized)?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .filter(|t| t.starts_with(API_KEY_PREFIX))
-            .ok_or_else(unauthorized)?;
-        let record = ApiKeys::new(state.inner.pool.clone())
-            .find_active(&key_hash(token))
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(unauthorized)?;
-        Ok(AdminKey(record))
+        AdminKey::from_headers(&parts.headers, &ApiKeys::new(state.inner.pool.clone())).await
     }
 }
 
@@ -185,7 +182,7 @@ pub async fn create_api_key(
         URL_SAFE_NO_PAD.encode(secret)
     );
     let record = keys
-        .create(key_id, &key_hash(&token), scopes, label, now)
+        .create(key_id, &api_key_hash(&token), scopes, label, now)
         .await?;
     Ok((token, record))
 }

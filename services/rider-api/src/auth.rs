@@ -13,7 +13,6 @@ use axum::http::header;
 use axum::http::request::Parts;
 use chrono::Duration;
 use ledger::AccountId;
-use ring::digest::{SHA256, digest};
 use service_kit::ApiError;
 use store_pg::terminal::ApiKeyRecord;
 use uuid::Uuid;
@@ -30,8 +29,6 @@ pub const SESSION_IDLE_TIMEOUT_S: i64 = 7 * 24 * 3_600;
 /// `last_seen_at` is written at most this often per session, seconds: the
 /// idle timeout needs minute precision at best, not a write per request.
 pub const SESSION_TOUCH_INTERVAL_S: i64 = 60;
-/// The prefix of admin API keys (as `oneticket admin-key create` makes them).
-pub const API_KEY_PREFIX: &str = "otk_";
 /// The scope an admin key needs for rider administration.
 pub const RIDERS_SCOPE: &str = "riders";
 /// Longest `Authorization` header read, bytes: a token is 50, a key ~80.
@@ -111,18 +108,14 @@ impl FromRequestParts<AppState> for RiderAdmin {
         let unauthorized = || ApiError::Unauthorized {
             detail: "a valid API key is required (Authorization: Bearer otk_…)".to_owned(),
         };
-        let key = bearer(parts)
-            .filter(|k| k.starts_with(API_KEY_PREFIX))
-            .ok_or_else(unauthorized)?;
-        let mut hash = [0u8; 32];
-        hash.copy_from_slice(digest(&SHA256, key.as_bytes()).as_ref());
+        let token = bearer(parts).ok_or_else(unauthorized)?;
         let record = state
             .api_keys
-            .find_active(&hash)
+            .authenticate(token)
             .await
             .map_err(ApiError::internal)?
             .ok_or_else(unauthorized)?;
-        if !record.scopes.iter().any(|s| s == RIDERS_SCOPE) {
+        if !record.has_scope(RIDERS_SCOPE) {
             return Err(ApiError::Forbidden {
                 detail: format!("this API key lacks the `{RIDERS_SCOPE}` scope"),
             });
