@@ -8,7 +8,8 @@
 //! statements over 300 ms (nested ones and trigger times included) to the
 //! server log, `OT_BENCH_STATS` prints table scan counts, `OT_BENCH_KEEP`
 //! keeps the database, `OT_BENCH_LOG=settlement=debug` prints the job's
-//! per-page timings. Each rider taps ten times (bus boardings and metro
+//! per-page timings. Riders' account ids are UUIDv7 spread over two years
+//! of sign-ups, as the rider API makes them. Each rider taps ten times (bus boardings and metro
 //! trips, adult, student and exempt, caps biting for many) after a top-up,
 //! priced by the engine in order exactly as the hot path would, and
 //! recorded as the ingest records it: `rider.account_event` and
@@ -36,6 +37,10 @@ const TAPS_PER_RIDER: usize = 10;
 const DEFAULT_TAPS: usize = 1_000_000;
 /// Top-up per rider: enough for a capped day.
 const TOP_UP_VND: i64 = 200_000;
+/// When the benchmark's riders began signing up (2024-11-26, unix ms).
+const SIGNUP_START_MS: u64 = 1_732_579_200_000;
+/// Over how long they signed up: two years, ms.
+const SIGNUP_SPREAD_MS: u64 = 2 * 365 * 86_400_000;
 /// Rows per COPY chunk sent to the server.
 const COPY_CHUNK_BYTES: usize = 4 << 20;
 
@@ -355,8 +360,22 @@ async fn main() {
 
     let generated = Instant::now();
     let mut rng = Rng(0x0ec0_ffee_1234_5678);
+    // Account ids as the rider API makes them (UUIDv7: creation time in
+    // ms, then random bits), riders having signed up over the last two
+    // years: the ids' order and spread are production's, which the ledger's
+    // indexes (and settlement's locality prefix) see.
+    let step_ms = SIGNUP_SPREAD_MS / u64::try_from(riders_n.max(1)).unwrap_or(1);
     let riders: Vec<Uuid> = (0..riders_n)
-        .map(|i| Uuid::from_u128(0x1000_0000 + u128::try_from(i).unwrap_or(0)))
+        .map(|i| {
+            let ms = SIGNUP_START_MS + u64::try_from(i).unwrap_or(0) * step_ms;
+            let random = u128::from(rng.next()) << 16 | u128::from(rng.next() & 0xffff);
+            let id = (u128::from(ms) << 80)
+                | (0x7 << 76)
+                | ((random >> 64) & 0xfff) << 64
+                | (0x2 << 62)
+                | (random & ((1 << 62) - 1));
+            Uuid::from_u128(id)
+        })
         .collect();
     let mut rows = Rows::default();
     let mut seq = 0i64;

@@ -36,6 +36,13 @@ impl ServiceDay {
         ServiceDay(date.num_days_from_ce())
     }
 
+    /// The day number: days from 0001-01-01 (what [`ServiceDay::from_date`]
+    /// counts).
+    #[must_use]
+    pub const fn number(self) -> i32 {
+        self.0
+    }
+
     /// The calendar date of this service day, if it is within `chrono`'s range.
     #[must_use]
     pub fn date(self) -> Option<NaiveDate> {
