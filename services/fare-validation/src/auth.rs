@@ -109,37 +109,28 @@ impl AdminKey {
             })
         }
     }
-
-    /// The key presented in `Authorization: Bearer otk_…`, checked against
-    /// `keys`: the one extractor every service's admin routes share.
-    ///
-    /// # Errors
-    /// 401 for a missing, malformed, unknown or revoked key; 500 when the
-    /// store fails.
-    pub async fn from_headers(headers: &HeaderMap, keys: &ApiKeys) -> Result<AdminKey, ApiError> {
-        let unauthorized = || ApiError::Unauthorized {
-            detail: "a valid API key is required (Authorization: Bearer otk_…)".to_owned(),
-        };
-        let token = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| v.len() <= MAX_AUTHORIZATION_BYTES)
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(unauthorized)?;
-        let record = keys
-            .authenticate(token)
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(unauthorized)?;
-        Ok(AdminKey(record))
-    }
 }
 
 impl FromRequestParts<AppState> for AdminKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        AdminKey::from_headers(&parts.headers, &ApiKeys::new(state.inner.pool.clone())).await
+        let unauthorized = || ApiError::Unauthorized {
+            detail: "a valid API key is required (Authorization: Bearer otk_…)".to_owned(),
+        };
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= MAX_AUTHORIZATION_BYTES)
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(unauthorized)?;
+        let record = ApiKeys::new(state.inner.pool.clone())
+            .authenticate(token)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(unauthorized)?;
+        Ok(AdminKey(record))
     }
 }
 
