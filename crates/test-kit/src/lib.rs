@@ -13,6 +13,8 @@
 //! `redis://127.0.0.1:6379`). When one is unreachable the helper panics with
 //! a message naming the URL, which is what a test wants.
 
+pub mod http;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -6,15 +6,10 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use card_protocol::TerminalId;
-use card_protocol::request_auth::{
-    HEADER_SIGNATURE, HEADER_TERMINAL, HEADER_TIMESTAMP, MasterKey, RequestParts,
-    derive_terminal_key, sign_request,
-};
+use card_protocol::request_auth::MasterKey;
 use card_protocol::ticket::Issuer;
 use chrono::{DateTime, TimeZone, Utc};
 use fare_validation::{AppState, Clock, Config};
-use http_body_util::BodyExt;
 use ledger::keyring::{KeyMaterial, KeyRing, KeySeed};
 use ledger::{AccountId, Money, ProviderId, TransferId};
 use projection::ingest::{Ingest, IngestSettings};
@@ -25,7 +20,6 @@ use store_pg::rider::{CategoryStatus, MediumKind, Riders};
 use store_pg::terminal::{Direction, Placement, Terminals};
 use store_redis::{ConnectionManager, KeyPrefix};
 use test_kit::TestDatabase;
-use tower::ServiceExt;
 use uuid::Uuid;
 
 /// 2026-03-02 07:00 in Ho Chi Minh City: a weekday morning.
@@ -199,38 +193,10 @@ impl Rig {
 
 /// A request signed by terminal `terminal` at the rig's clock.
 pub fn signed(method: &str, path: &str, terminal: &str, body: &[u8], at_s: u64) -> Request<Body> {
-    let id = TerminalId::parse(terminal).expect("terminal id");
-    let key = derive_terminal_key(&MasterKey::new(&MASTER).expect("master"), &id);
-    let signature =
-        sign_request(&key, &RequestParts { method, path, body }, at_s, &id).expect("sign");
-    Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json")
-        .header(HEADER_TERMINAL, terminal)
-        .header(HEADER_TIMESTAMP, at_s.to_string())
-        .header(HEADER_SIGNATURE, signature)
-        .body(Body::from(body.to_vec()))
-        .expect("request")
+    test_kit::http::signed_request(&MASTER, method, path, terminal, body, at_s)
 }
 
-pub async fn send(router: &Router, request: Request<Body>) -> (StatusCode, Value) {
-    let response = router.clone().oneshot(request).await.expect("response");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    let json = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes)
-            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
-    };
-    (status, json)
-}
+pub use test_kit::http::send;
 
 pub fn card_tap(terminal: &str, seq: u64, event: Value, card: &str) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
