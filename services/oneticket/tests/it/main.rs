@@ -6,5 +6,6 @@ mod demo;
 mod parking;
 mod rider_api;
 mod settle;
+mod support;
 mod terminal_api;
 mod tidy;

@@ -6,15 +6,10 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use card_protocol::TerminalId;
 use card_protocol::request_auth::{MasterKey, RequestParts, derive_terminal_key, sign_request};
-use ledger::{AccountId, Money, ProviderId, TransferId};
-use projection::{FareSetup, Layout, Projection};
-use store_pg::rider::{CategoryStatus, MediumKind, Riders};
-use store_redis::KeyPrefix;
 use uuid::Uuid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_oneticket");
@@ -116,41 +111,10 @@ async fn a_gate_entry_goes_through_the_binary_and_shows_in_the_feed() {
         .to_owned();
 
     // A rider with a card and 20,000 VND.
-    let redis = store_redis::connect(&redis_url).await.expect("Redis");
-    let projection = Projection::new(
-        redis,
-        db.pool.clone(),
-        Layout::new(KeyPrefix::new(&prefix).expect("prefix")),
-        Arc::new(FareSetup::hcmc().expect("hcmc")),
-    );
-    let account = AccountId::new(Uuid::now_v7()).expect("id");
     let now = chrono::Utc::now();
-    let riders = Riders::new(db.pool.clone());
-    riders
-        .create_account(account, "adult", CategoryStatus::Verified, now)
-        .await
-        .expect("account");
-    riders
-        .link_medium(
-            Uuid::now_v7(),
-            account,
-            MediumKind::TransitCard,
-            "04a1b2c3",
-            now,
-        )
-        .await
-        .expect("card");
-    projection::funding::fund_wallet(
-        &store_pg::ledger::Ledger::new(db.pool.clone()),
-        &projection,
-        account,
-        &ProviderId::parse("VNPAY").expect("provider"),
-        Money::vnd(20_000),
-        TransferId::new(Uuid::now_v7()).expect("id"),
-        now,
-    )
-    .await
-    .expect("fund");
+    let (_account, _projection) =
+        crate::support::funded_card_rider(&db.pool, &redis_url, &prefix, "04a1b2c3", 20_000, now)
+            .await;
 
     let served = Served(
         Command::new(BIN)
