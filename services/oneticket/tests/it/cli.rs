@@ -2,15 +2,15 @@
 //! real files, real Postgres and Redis.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::{BIN, Served, free_port};
 use sqlx::Connection;
 
-const BIN: &str = env!("CARGO_BIN_EXE_oneticket");
 /// How long a test waits for `serve` to answer: generous for a loaded CI box.
 const SERVE_START_TIMEOUT_S: u64 = 60;
 
@@ -240,14 +240,6 @@ fn uuid_like() -> String {
     format!("{}-{nanos}", std::process::id())
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind port 0")
-        .local_addr()
-        .expect("local addr")
-        .port()
-}
-
 /// A bare HTTP/1.1 GET: enough to read a status line and a body.
 fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
@@ -268,15 +260,6 @@ fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     Ok((status, body))
-}
-
-struct Served(Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

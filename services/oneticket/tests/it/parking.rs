@@ -3,37 +3,16 @@
 //! shows the place taken, and an operator key of the `parking` scope
 //! (made by `oneticket admin-key create`) records a barrier lift.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::{BIN, Served, WAIT_S, free_port, run};
 use card_protocol::TerminalId;
 use card_protocol::request_auth::{MasterKey, RequestParts, derive_terminal_key, sign_request};
 use uuid::Uuid;
 
-const BIN: &str = env!("CARGO_BIN_EXE_oneticket");
-/// How long the test waits for `serve`: generous for a loaded CI box.
-const WAIT_S: u64 = 60;
-
-struct Served(Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-/// A bare HTTP/1.1 request: status and body.
+/// A bare HTTP/1.1 request: status and body (the exchange must work).
 fn http(
     addr: SocketAddr,
     method: &str,
@@ -41,46 +20,7 @@ fn http(
     headers: &[(&str, String)],
     body: &[u8],
 ) -> (u16, String) {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("write");
-    stream.write_all(body).expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-fn run(args: &[&str], env: &[(&str, &str)]) -> String {
-    let output = Command::new(BIN)
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("runs");
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("UTF-8")
+    crate::support::http(addr, method, path, headers, body).expect("HTTP exchange")
 }
 
 #[tokio::test(flavor = "multi_thread")]

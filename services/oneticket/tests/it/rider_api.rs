@@ -5,38 +5,17 @@
 //! ticket still verifies until its expiry.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::{BIN, Served, WAIT_S, free_port, run};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use card_protocol::messages::KeySet;
 use card_protocol::verify_qr;
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-const BIN: &str = env!("CARGO_BIN_EXE_oneticket");
-/// How long the test waits for `serve` and for a rotation to be picked up
-/// (the API re-reads the key store every 10 s): generous for a loaded CI box.
-const WAIT_S: u64 = 60;
-
-struct Served(Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
 
 /// A response: status, headers (lower-cased names), JSON body.
 struct Reply {
@@ -88,20 +67,6 @@ fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], bo
         headers,
         body: serde_json::from_str(body).unwrap_or(Value::Null),
     }
-}
-
-fn run(args: &[&str], env: &[(&str, &str)]) -> String {
-    let output = Command::new(BIN)
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("runs");
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("UTF-8")
 }
 
 fn published(key_dir: &str) -> KeySet {

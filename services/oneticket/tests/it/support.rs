@@ -1,6 +1,11 @@
-//! What the end-to-end tests share.
+//! What the end-to-end tests share: the binary, a served process that
+//! dies with the test, free ports, bare HTTP, and a funded rider.
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ledger::{AccountId, Money, ProviderId, TransferId};
@@ -9,6 +14,82 @@ use sqlx::PgPool;
 use store_pg::rider::{CategoryStatus, MediumKind, Riders};
 use store_redis::KeyPrefix;
 use uuid::Uuid;
+
+/// The `oneticket` binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_oneticket");
+/// How long a test waits for `serve`, the ingest or a key rotation to be
+/// picked up: generous for a loaded CI box.
+pub const WAIT_S: u64 = 60;
+
+/// A `oneticket serve` child, killed and reaped when the test ends however
+/// it ends.
+pub struct Served(pub Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind port 0")
+        .local_addr()
+        .expect("local addr")
+        .port()
+}
+
+/// A bare HTTP/1.1 request: status and body.
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// Runs `oneticket args` with `env` and returns its stdout; fails the test
+/// with its stderr when it does not succeed.
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> String {
+    let output = Command::new(BIN)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8")
+}
 
 /// An adult rider with the transit card `card_uid` and `vnd` in the
 /// wallet, written as the rider API would (account, card, a provider top-up

@@ -2,84 +2,15 @@
 //! admin API, a terminal signing as SPEC.md §4 says, the Redis commit, the
 //! stream ingest, and the tap row in Postgres.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::{BIN, Served, WAIT_S, free_port, http, run};
 use card_protocol::TerminalId;
 use card_protocol::request_auth::{MasterKey, RequestParts, derive_terminal_key, sign_request};
 use ledger::Money;
 use uuid::Uuid;
-
-const BIN: &str = env!("CARGO_BIN_EXE_oneticket");
-/// How long the test waits for `serve` and for the ingest: generous for a loaded CI box.
-const WAIT_S: u64 = 60;
-
-struct Served(Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-/// A bare HTTP/1.1 request: status and body.
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, String)],
-    body: &[u8],
-) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
-}
-
-fn run(args: &[&str], env: &[(&str, &str)]) -> String {
-    let output = Command::new(BIN)
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("runs");
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("UTF-8")
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tap_goes_from_terminal_to_postgres_through_the_binary() {
