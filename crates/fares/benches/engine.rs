@@ -6,7 +6,7 @@
 //! taps/s/core), not a statistical confidence interval.
 
 use std::hint::black_box;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset, TimeDelta};
 use fares::engine::{AccountState, Engine, Event, EventKind};
@@ -32,12 +32,22 @@ const JOURNEY: &str = r#"{"rider_category":"adult","fare_media":null,"legs":[
   {"route_id":"L1","from_stop_id":"BTH","to_stop_id":"BXS","departure":"2026-03-02T07:40:00+07:00","arrival":"2026-03-02T08:10:00+07:00"},
   {"route_id":"33","departure":"2026-03-02T08:20:00+07:00","arrival":"2026-03-02T08:50:00+07:00"}]}"#;
 
+/// `count` operations in `elapsed`, per second, in integers (no floats in
+/// the money crates, benches included).
+fn per_second(count: usize, elapsed: Duration) -> u128 {
+    let nanos = elapsed.as_nanos().max(1);
+    u128::try_from(count)
+        .unwrap_or(u128::MAX)
+        .saturating_mul(1_000_000_000)
+        / nanos
+}
+
 /// Quotes per second of [`JOURNEY`] through the GTFS feed.
 fn bench_quotes() {
     let feed = fares::gtfs::Feed::load(&fares::engine::hcmc_files())
         .unwrap_or_else(|e| panic!("the shipped feed loads: {e}"));
     let request = fares::gtfs::QuoteRequest::from_json(JOURNEY).expect("a valid request");
-    let mut best_s = f64::INFINITY;
+    let mut best = Duration::MAX;
     let mut total = None;
     for _ in 0..PASSES {
         let timer = Instant::now();
@@ -45,13 +55,13 @@ fn bench_quotes() {
             let quote = feed.quote(black_box(&request)).expect("the journey quotes");
             total = quote.total;
         }
-        best_s = best_s.min(timer.elapsed().as_secs_f64());
+        best = best.min(timer.elapsed());
     }
-    let per_s = f64::from(u32::try_from(QUOTES).expect("a bench-sized count")) / best_s;
+    let per_s = per_second(QUOTES, best);
     let total = total.map_or_else(|| "unknown".to_owned(), |t| t.to_string());
     println!(
-        "gtfs quotes: {QUOTES} quotes of a 3-leg journey (total {total} VND) in {:.1} ms (best of {PASSES}): {per_s:.0} quotes/s on one core",
-        best_s * 1e3
+        "gtfs quotes: {QUOTES} quotes of a 3-leg journey (total {total} VND) in {} ms (best of {PASSES}): {per_s} quotes/s on one core",
+        best.as_millis()
     );
 }
 
@@ -138,7 +148,7 @@ fn main() {
     let taps = day_of_taps(&engine, start);
     let topup_at = start - TimeDelta::hours(1);
 
-    let mut best_s = f64::INFINITY;
+    let mut best = Duration::MAX;
     let mut accepted = 0usize;
     for _ in 0..PASSES {
         let mut states = vec![AccountState::default(); ACCOUNTS];
@@ -160,16 +170,16 @@ fn main() {
                 .expect("valid taps");
             accepted += usize::from(outcome.decision == fares::engine::Decision::Accept);
         }
-        best_s = best_s.min(timer.elapsed().as_secs_f64());
+        best = best.min(timer.elapsed());
         black_box(&states);
     }
-    let taps_per_s = f64::from(u32::try_from(taps.len()).expect("a bench-sized day")) / best_s;
+    let taps_per_s = per_second(taps.len(), best);
     println!(
-        "fares engine: {} priced taps ({} accounts, {} accepted) in {:.1} ms (best of {PASSES}): {:.0} taps/s on one core",
+        "fares engine: {} priced taps ({} accounts, {} accepted) in {} ms (best of {PASSES}): {} taps/s on one core",
         taps.len(),
         ACCOUNTS,
         accepted,
-        best_s * 1e3,
+        best.as_millis(),
         taps_per_s
     );
     bench_quotes();
