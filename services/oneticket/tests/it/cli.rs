@@ -1,8 +1,8 @@
 //! The `oneticket` command line, run as a user runs it: the real binary,
 //! real files, real Postgres and Redis.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -240,26 +240,9 @@ fn uuid_like() -> String {
     format!("{}-{nanos}", std::process::id())
 }
 
-/// A bare HTTP/1.1 GET: enough to read a status line and a body.
+/// A bare HTTP/1.1 GET: status and body.
 fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
+    crate::support::http(addr, "GET", path, &[], b"")
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,10 +7,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{BIN, Served, WAIT_S, free_port, run};
+use crate::support::{BIN, ServeEnv, Served, WAIT_S, run};
 use card_protocol::TerminalId;
 use card_protocol::request_auth::{MasterKey, RequestParts, derive_terminal_key, sign_request};
-use uuid::Uuid;
 
 /// A bare HTTP/1.1 request: status and body (the exchange must work).
 fn http(
@@ -27,21 +26,9 @@ fn http(
 async fn a_gate_entry_goes_through_the_binary_and_shows_in_the_feed() {
     let db = test_kit::fresh_database().await;
     let url = db.url();
-    let dir = std::env::temp_dir().join(format!("oneticket-parking-{}", Uuid::now_v7().simple()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let key_dir = dir.join("keys").to_str().expect("UTF-8").to_owned();
-    let prefix = test_kit::redis_prefix().trim_end_matches(':').to_owned();
-    let listen = format!("127.0.0.1:{}", free_port());
-    let redis_url = test_kit::redis_url();
-    let env = [
-        ("OT_DATABASE_URL", url.as_str()),
-        ("OT_REDIS_URL", redis_url.as_str()),
-        ("OT_KEY_DIR", key_dir.as_str()),
-        ("OT_LISTEN", listen.as_str()),
-        ("OT_REDIS_PREFIX", prefix.as_str()),
-        ("OT_LOG_FORMAT", "json"),
-        ("OT_VNPAY_MODE", "sandbox"),
-    ];
+    let serve = ServeEnv::new("parking", &url);
+    let env = serve.vars();
+    let (dir, prefix, redis_url) = (&serve.dir, &serve.prefix, &serve.redis_url);
     run(&["keys", "generate"], &env);
     let terminals_key = run(&["admin-key", "create", "--scope", "terminals"], &env)
         .trim()
@@ -53,19 +40,19 @@ async fn a_gate_entry_goes_through_the_binary_and_shows_in_the_feed() {
     // A rider with a card and 20,000 VND.
     let now = chrono::Utc::now();
     let (_account, _projection) =
-        crate::support::funded_card_rider(&db.pool, &redis_url, &prefix, "04a1b2c3", 20_000, now)
+        crate::support::funded_card_rider(&db.pool, redis_url, prefix, "04a1b2c3", 20_000, now)
             .await;
 
     let served = Served(
         Command::new(BIN)
             .arg("serve")
-            .envs(env)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("serve"),
     );
-    let addr: SocketAddr = listen.parse().expect("addr");
+    let addr = serve.addr();
     let deadline = Instant::now() + Duration::from_secs(WAIT_S);
     loop {
         let ready = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()

@@ -9,13 +9,12 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{BIN, Served, WAIT_S, free_port, run};
+use crate::support::{BIN, ServeEnv, Served, WAIT_S, run};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use card_protocol::messages::KeySet;
 use card_protocol::verify_qr;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 /// A response: status, headers (lower-cased names), JSON body.
 struct Reply {
@@ -101,34 +100,20 @@ fn ticket(addr: SocketAddr, token: &str) -> (Value, Vec<u8>) {
 async fn a_rider_tops_up_and_rides_on_a_qr_ticket_across_a_key_rotation() {
     let db = test_kit::fresh_database().await;
     let url = db.url();
-    let dir = std::env::temp_dir().join(format!("oneticket-rider-{}", Uuid::now_v7().simple()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let key_dir = dir.join("keys").to_str().expect("UTF-8").to_owned();
-    let prefix = test_kit::redis_prefix().trim_end_matches(':').to_owned();
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let public_url = format!("http://{listen}");
-    let redis_url = test_kit::redis_url();
-    let env = [
-        ("OT_DATABASE_URL", url.as_str()),
-        ("OT_REDIS_URL", redis_url.as_str()),
-        ("OT_KEY_DIR", key_dir.as_str()),
-        ("OT_LISTEN", listen.as_str()),
-        ("OT_REDIS_PREFIX", prefix.as_str()),
-        ("OT_PUBLIC_URL", public_url.as_str()),
-        ("OT_LOG_FORMAT", "json"),
-        ("OT_VNPAY_MODE", "sandbox"),
-    ];
+    let serve = ServeEnv::new("rider", &url).with_public_url();
+    let env = serve.vars();
+    let (dir, key_dir) = (&serve.dir, &serve.key_dir);
+    let public_url = serve.public_url.clone().expect("asked for");
     run(&["keys", "generate"], &env);
     let child = Command::new(BIN)
         .arg("serve")
-        .envs(env)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("serve");
     let served = Served(child);
-    let addr: SocketAddr = listen.parse().expect("addr");
+    let addr = serve.addr();
     let deadline = Instant::now() + Duration::from_secs(WAIT_S);
     loop {
         let ready = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
@@ -184,7 +169,7 @@ async fn a_rider_tops_up_and_rides_on_a_qr_ticket_across_a_key_rotation() {
 
     // A QR ticket verifies with the key store's published key set.
     let (first, first_qr) = ticket(addr, &token);
-    let keys = published(&key_dir);
+    let keys = published(key_dir);
     assert!(verify_qr(&first_qr, &keys.verifying_keys_at(now_s()), now_s()).is_ok());
 
     // Rotate; within the re-check period the API signs with the new key.
@@ -201,7 +186,7 @@ async fn a_rider_tops_up_and_rides_on_a_qr_ticket_across_a_key_rotation() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    let keys = published(&key_dir);
+    let keys = published(key_dir);
     let now = now_s();
     assert!(verify_qr(&second_qr, &keys.verifying_keys_at(now), now).is_ok());
     assert!(
@@ -215,6 +200,6 @@ async fn a_rider_tops_up_and_rides_on_a_qr_ticket_across_a_key_rotation() {
     assert_eq!(doc.status, 200);
     assert!(doc.body["paths"]["/v1/me/ticket"]["get"].is_object());
     drop(served);
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(dir);
     db.drop_now().await;
 }

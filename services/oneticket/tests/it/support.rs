@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,73 @@ impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// Where one test's `oneticket` runs: its own key store directory, Redis
+/// key prefix and listening port, and the database the test made.
+pub struct ServeEnv {
+    /// A temporary directory the test removes; the key store is `keys/` in it.
+    pub dir: PathBuf,
+    /// The key store (`OT_KEY_DIR`).
+    pub key_dir: String,
+    /// The Redis key prefix (`OT_REDIS_PREFIX`), one per test.
+    pub prefix: String,
+    /// `127.0.0.1:<free port>` (`OT_LISTEN`).
+    pub listen: String,
+    /// `http://<listen>`, set as `OT_PUBLIC_URL` when asked for.
+    pub public_url: Option<String>,
+    /// The test Redis (`OT_REDIS_URL`).
+    pub redis_url: String,
+    /// The test's database (`OT_DATABASE_URL`).
+    pub database_url: String,
+}
+
+impl ServeEnv {
+    /// A fresh environment named after `name`, on `database_url`.
+    pub fn new(name: &str, database_url: &str) -> ServeEnv {
+        let dir =
+            std::env::temp_dir().join(format!("oneticket-{name}-{}", Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let key_dir = dir.join("keys").to_str().expect("UTF-8").to_owned();
+        ServeEnv {
+            dir,
+            key_dir,
+            prefix: test_kit::redis_prefix().trim_end_matches(':').to_owned(),
+            listen: format!("127.0.0.1:{}", free_port()),
+            public_url: None,
+            redis_url: test_kit::redis_url(),
+            database_url: database_url.to_owned(),
+        }
+    }
+
+    /// The same, with `OT_PUBLIC_URL` set to the listening address.
+    pub fn with_public_url(mut self) -> ServeEnv {
+        self.public_url = Some(format!("http://{}", self.listen));
+        self
+    }
+
+    /// The variables `oneticket` reads (JSON logs, the sandbox payment
+    /// provider).
+    pub fn vars(&self) -> Vec<(&str, &str)> {
+        let mut vars = vec![
+            ("OT_DATABASE_URL", self.database_url.as_str()),
+            ("OT_REDIS_URL", self.redis_url.as_str()),
+            ("OT_KEY_DIR", self.key_dir.as_str()),
+            ("OT_LISTEN", self.listen.as_str()),
+            ("OT_REDIS_PREFIX", self.prefix.as_str()),
+            ("OT_LOG_FORMAT", "json"),
+            ("OT_VNPAY_MODE", "sandbox"),
+        ];
+        if let Some(url) = &self.public_url {
+            vars.push(("OT_PUBLIC_URL", url.as_str()));
+        }
+        vars
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.listen.parse().expect("addr")
     }
 }
 

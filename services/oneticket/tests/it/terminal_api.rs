@@ -2,37 +2,21 @@
 //! admin API, a terminal signing as SPEC.md §4 says, the Redis commit, the
 //! stream ingest, and the tap row in Postgres.
 
-use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{BIN, Served, WAIT_S, free_port, http, run};
+use crate::support::{BIN, ServeEnv, Served, WAIT_S, http, run};
 use card_protocol::TerminalId;
 use card_protocol::request_auth::{MasterKey, RequestParts, derive_terminal_key, sign_request};
 use ledger::Money;
-use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tap_goes_from_terminal_to_postgres_through_the_binary() {
     let db = test_kit::fresh_database().await;
     let url = db.url();
-    let dir = std::env::temp_dir().join(format!("oneticket-fv-{}", Uuid::now_v7().simple()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let key_dir = dir.join("keys");
-    let key_dir = key_dir.to_str().expect("UTF-8").to_owned();
-    let prefix = test_kit::redis_prefix().trim_end_matches(':').to_owned();
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let redis_url = test_kit::redis_url();
-    let env = [
-        ("OT_DATABASE_URL", url.as_str()),
-        ("OT_REDIS_URL", redis_url.as_str()),
-        ("OT_KEY_DIR", key_dir.as_str()),
-        ("OT_LISTEN", listen.as_str()),
-        ("OT_REDIS_PREFIX", prefix.as_str()),
-        ("OT_LOG_FORMAT", "json"),
-        ("OT_VNPAY_MODE", "sandbox"),
-    ];
+    let serve = ServeEnv::new("fv", &url);
+    let env = serve.vars();
+    let (dir, prefix, redis_url) = (&serve.dir, &serve.prefix, &serve.redis_url);
     run(&["keys", "generate"], &env);
     let terminals_key = run(&["admin-key", "create", "--scope", "terminals"], &env)
         .trim()
@@ -45,18 +29,18 @@ async fn a_tap_goes_from_terminal_to_postgres_through_the_binary() {
     // A rider with a card and 20,000 VND, written as the rider API would.
     let now = chrono::Utc::now();
     let (account, projection) =
-        crate::support::funded_card_rider(&db.pool, &redis_url, &prefix, "04a1b2c3", 20_000, now)
+        crate::support::funded_card_rider(&db.pool, redis_url, prefix, "04a1b2c3", 20_000, now)
             .await;
 
     let child = Command::new(BIN)
         .arg("serve")
-        .envs(env)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("serve");
     let served = Served(child);
-    let addr: SocketAddr = listen.parse().expect("addr");
+    let addr = serve.addr();
     let deadline = Instant::now() + Duration::from_secs(WAIT_S);
     while !matches!(http(addr, "GET", "/readyz", &[], b""), Ok((200, _))) {
         assert!(Instant::now() < deadline, "serve never became ready");
@@ -155,7 +139,7 @@ async fn a_tap_goes_from_terminal_to_postgres_through_the_binary() {
     // Redis flushed while the service is down: `hot rebuild` restores the
     // account's state from Postgres, once (a second run finds it present).
     let mut redis_conn = test_kit::redis_connection().await;
-    let flushed = test_kit::delete_prefix(&mut redis_conn, &prefix).await;
+    let flushed = test_kit::delete_prefix(&mut redis_conn, prefix).await;
     assert!(flushed > 0, "the tap left hot state in Redis");
     let account_arg = account.to_string();
     let rebuilt = run(&["hot", "rebuild", "--account", &account_arg], &env);
