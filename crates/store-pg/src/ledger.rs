@@ -1,26 +1,32 @@
 //! `Ledger`: the double-entry ledger in Postgres, the book of record.
 //!
-//! Every write is one transaction that (1) locks the rows of every account
-//! it touches with `SELECT … ORDER BY account_id FOR UPDATE` — one global
-//! lock order, so concurrent batches queue instead of deadlocking — (2)
-//! loads what the ledger rules need into a snapshot, (3) plans with the pure
+//! Every write is one transaction that (1) locks the rows of every limited
+//! account it touches (rider wallets) with `SELECT … ORDER BY account_id
+//! FOR NO KEY UPDATE` and reads the unlimited ones (operators' revenue,
+//! clearing, unearned revenue, penalties) without a lock, (2) loads what
+//! the ledger rules need into a snapshot, (3) plans with the pure
 //! `ledger::engine` (the same rules the in-memory `Book` applies), and (4)
 //! writes the plan: new transfers, resolutions, the open-pending queue and
-//! the new account totals. Because the totals are computed from rows that
-//! are locked, a balance limit holds under any concurrency; the CHECK
-//! constraints of the schema are the backstop.
+//! the new account totals — the unlimited accounts locked only now, in id
+//! order, and the plan's change carried onto their current totals. Because
+//! the totals a limit depends on are computed from rows locked for the
+//! whole transaction, a balance limit holds under any concurrency; the
+//! shared accounts no rule reads are locked for the moment of the update
+//! only, so writers to different wallets run side by side; one global lock
+//! order (limited, then unlimited, each by id) means they queue instead of
+//! deadlocking. The CHECK constraints of the schema are the backstop.
 //!
 //! Idempotency: the transfer id is the primary key. A repeat finds the row
 //! and returns it; two concurrent first attempts race on the key, the loser
 //! retries and then answers as a repeat.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use ledger::engine::{self, LedgerView};
 use ledger::{
-    Account, AccountCreated, AccountId, AccountState, Amount, BatchError, ExpireError,
-    MAX_BATCH_TRANSFERS, Outcome, PendingStatus, Transfer, TransferBody, TransferId,
+    Account, AccountCreated, AccountId, AccountState, Amount, BalanceLimit, BatchError,
+    ExpireError, MAX_BATCH_TRANSFERS, Outcome, PendingStatus, Transfer, TransferBody, TransferId,
     TransferRecord,
 };
 use sqlx::{PgConnection, PgPool, Row};
@@ -323,7 +329,12 @@ impl Ledger {
         opened.retain(|(id, _)| !resolved_ids.contains(id));
         insert_open(&mut tx, &opened).await?;
         delete_open(&mut tx, &resolved_ids).await?;
-        write_balances(&mut tx, plan.balances.iter().map(|(id, b)| (*id, *b))).await?;
+        write_balances(
+            &mut tx,
+            &snapshot.accounts,
+            plan.balances.iter().map(|(id, b)| (*id, *b)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(plan.outcomes)
     }
@@ -377,6 +388,8 @@ impl Ledger {
             statuses: load_statuses(&mut tx, &transfers).await?,
             transfers,
         };
+        // The totals as read, which `write_balances` rebases from.
+        let read = snapshot.accounts.clone();
         let mut expired = Vec::new();
         let mut changed = BTreeSet::new();
         for id in ids {
@@ -402,6 +415,7 @@ impl Ledger {
         delete_open(&mut tx, &expired_ids).await?;
         write_balances(
             &mut tx,
+            &read,
             changed
                 .iter()
                 .filter_map(|id| snapshot.accounts.get(id).map(|s| (*id, s.balances))),
@@ -512,13 +526,30 @@ fn pending_amount(
         .ok_or_else(|| StoreError::Corrupt(format!("pending transfer {pending_id} vanished")))
 }
 
+/// Reads the accounts a write touches. Those with a balance limit (rider
+/// wallets) are locked now, in id order, so the plan's limit checks hold
+/// until commit. The unlimited ones (operators' revenue, provider
+/// clearing, unearned revenue, penalties: shared by every writer, and no
+/// rule reads their totals) are only read: concurrent writers do not queue
+/// behind each other on them for a whole transaction; `write_balances`
+/// locks them just before commit and rebases the plan onto their totals
+/// then. Locks are `FOR NO KEY UPDATE` — what the totals' UPDATE takes —
+/// so they do not wait for the key-share locks that other writers' new
+/// transfers hold on the same accounts through their foreign keys. Every
+/// writer locks limited accounts first and unlimited ones last, each in id
+/// order: one global order, no deadlock.
 async fn lock_accounts(
     conn: &mut PgConnection,
     ids: &[Uuid],
 ) -> Result<HashMap<AccountId, AccountState>, sqlx::Error> {
     let sql = format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM ledger.account WHERE account_id = ANY($1) \
-         ORDER BY account_id FOR UPDATE"
+        "WITH locked AS (SELECT {ACCOUNT_COLUMNS} FROM ledger.account \
+           WHERE account_id = ANY($1) AND limit_kind <> 'none' \
+           ORDER BY account_id FOR NO KEY UPDATE) \
+         SELECT * FROM locked \
+         UNION ALL \
+         SELECT {ACCOUNT_COLUMNS} FROM ledger.account \
+           WHERE account_id = ANY($1) AND limit_kind = 'none'"
     );
     let rows = sqlx::query(&sql).bind(ids).fetch_all(&mut *conn).await?;
     let mut accounts = HashMap::with_capacity(rows.len());
@@ -721,13 +752,50 @@ async fn delete_open(
     Ok(())
 }
 
+/// Writes the new totals of the accounts a plan changed. `read` holds the
+/// accounts as `lock_accounts` read them: the limited ones are locked and
+/// their planned totals written as they are; the unlimited ones are locked
+/// now, in id order, and the plan's change is carried onto their current
+/// totals (`Balances::rebased`).
 async fn write_balances(
     conn: &mut PgConnection,
-    balances: impl Iterator<Item = (AccountId, ledger::Balances)>,
-) -> Result<(), sqlx::Error> {
+    read: &HashMap<AccountId, AccountState>,
+    planned: impl Iterator<Item = (AccountId, ledger::Balances)>,
+) -> Result<(), AttemptError> {
+    let mut totals: Vec<(AccountId, ledger::Balances)> = Vec::new();
+    let mut unlimited: BTreeMap<Uuid, (AccountId, ledger::Balances, ledger::Balances)> =
+        BTreeMap::new();
+    for (id, balances) in planned {
+        match read.get(&id) {
+            Some(state) if state.account.limit == BalanceLimit::None => {
+                unlimited.insert(id.as_uuid(), (id, state.balances, balances));
+            }
+            _ => totals.push((id, balances)),
+        }
+    }
+    if !unlimited.is_empty() {
+        let ids: Vec<Uuid> = unlimited.keys().copied().collect();
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM ledger.account WHERE account_id = ANY($1) \
+             ORDER BY account_id FOR NO KEY UPDATE"
+        );
+        let rows = sqlx::query(&sql).bind(&ids).fetch_all(&mut *conn).await?;
+        for row in &rows {
+            let now = rows::account_from_row(row)?;
+            if let Some((id, from, planned)) = unlimited.remove(&now.account.id.as_uuid()) {
+                let rebased = planned.rebased(&from, &now.balances).map_err(|_| {
+                    StoreError::Corrupt(format!("the totals of account {id} overflow"))
+                })?;
+                totals.push((id, rebased));
+            }
+        }
+        if let Some((id, ..)) = unlimited.values().next() {
+            return Err(StoreError::Corrupt(format!("account {id} vanished")).into());
+        }
+    }
     let (mut ids, mut dpe, mut dpo, mut cpe, mut cpo) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (id, b) in balances {
+    for (id, b) in totals {
         ids.push(id.as_uuid());
         dpe.push(b.debits_pending.as_vnd());
         dpo.push(b.debits_posted.as_vnd());

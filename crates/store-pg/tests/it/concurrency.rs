@@ -5,8 +5,8 @@ use futures::future::join_all;
 use ledger::{Outcome, PostAmount};
 
 use crate::fixture::{
-    CLEARING, METRO, Refusal, WALLET, account_id, assert_audit_passes, at, direct, ledger, pending,
-    post, refusal, totals, void,
+    CLEARING, METRO, Refusal, WALLET, account_id, amount, assert_audit_passes, at, direct, ledger,
+    pending, post, refusal, totals, void,
 };
 
 /// Writers racing on one wallet.
@@ -136,6 +136,117 @@ async fn racing_resolutions_of_one_pending_leave_exactly_one_winner() {
     }
     let wallet = totals(&l, WALLET).await;
     assert_eq!(wallet[0], 0, "no hold left behind");
+    assert_audit_passes(&db).await;
+    db.drop_now().await;
+}
+
+/// Writers paying the shared operator account from wallets of their own.
+const PAYING_WRITERS: u128 = 8;
+/// Batches each paying writer posts.
+const BATCHES_PER_WRITER: u128 = 12;
+
+/// The operator's and the clearing account's totals are only locked at the
+/// end of each write and the plan's change is carried onto them: writers on
+/// other wallets, holding, posting, voiding and topping up at once, must
+/// still leave every dong counted exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writers_on_other_wallets_share_the_unlimited_accounts_exactly() {
+    let (db, l) = ledger().await;
+    let wallets: Vec<u128> = (0..PAYING_WRITERS).map(|w| 10_000 + w).collect();
+    for &wallet in &wallets {
+        l.create_account(
+            &ledger::Account::new(account_id(wallet), ledger::AccountKind::RiderWallet),
+            at(0),
+        )
+        .await
+        .unwrap();
+    }
+    let writers = wallets.iter().map(|&wallet| {
+        let l = l.clone();
+        tokio::spawn(async move {
+            let mut spent = 0i64;
+            let mut topped_up = 0i64;
+            for b in 0..BATCHES_PER_WRITER {
+                let id = wallet * 1_000_000 + b * 10;
+                // A top-up from clearing, a fare, a hold posted in part and
+                // a hold voided: every total of both shared accounts moves.
+                let batch = [
+                    direct(id, CLEARING, wallet, 10_000),
+                    direct(id + 1, wallet, METRO, 700),
+                    pending(id + 2, wallet, METRO, 2_000, 600),
+                    post(id + 3, id + 2, PostAmount::Partial(amount(1_500))),
+                    pending(id + 4, wallet, METRO, 900, 600),
+                ];
+                l.apply(&batch, at(1)).await.unwrap();
+                l.apply(&[void(id + 5, id + 4)], at(2)).await.unwrap();
+                // A hold left open across writers, posted later.
+                l.apply(&[pending(id + 6, wallet, METRO, 300, 600)], at(3))
+                    .await
+                    .unwrap();
+                l.apply(&[post(id + 7, id + 6, PostAmount::Full)], at(4))
+                    .await
+                    .unwrap();
+                topped_up += 10_000;
+                spent += 700 + 1_500 + 300;
+            }
+            (wallet, topped_up, spent)
+        })
+    });
+    let mut all_spent = 0;
+    let mut all_topped_up = 0;
+    for result in join_all(writers).await {
+        let (wallet, topped_up, spent) = result.unwrap();
+        assert_eq!(totals(&l, wallet).await, [0, spent, 0, topped_up]);
+        all_spent += spent;
+        all_topped_up += topped_up;
+    }
+    assert_eq!(totals(&l, METRO).await, [0, 0, 0, all_spent]);
+    assert_eq!(totals(&l, CLEARING).await, [0, all_topped_up, 0, 0]);
+    assert_audit_passes(&db).await;
+    db.drop_now().await;
+}
+
+/// Between two unlimited accounts nothing is locked until the end: a
+/// transfer id raced there still takes effect once, and a hold there is
+/// still resolved once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn races_between_unlimited_accounts_take_effect_once() {
+    let (db, l) = ledger().await;
+    let racers = (0..10).map(|_| {
+        let l = l.clone();
+        tokio::spawn(async move { l.apply(&[direct(7, CLEARING, METRO, 5_000)], at(1)).await })
+    });
+    let created = join_all(racers)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap().remove(0))
+        .filter(|o| matches!(o, Outcome::Created(_)))
+        .count();
+    assert_eq!(created, 1);
+    l.apply(&[pending(100, CLEARING, METRO, 1_000, 60)], at(1))
+        .await
+        .unwrap();
+    let racers = (1..=6u128).map(|k| {
+        let l = l.clone();
+        tokio::spawn(async move {
+            let id = 100 + k;
+            if k % 2 == 0 {
+                l.apply(&[void(id, 100)], at(2)).await
+            } else {
+                l.apply(&[post(id, 100, PostAmount::Full)], at(2)).await
+            }
+            .map_err(refusal)
+        })
+    });
+    let winners = join_all(racers)
+        .await
+        .into_iter()
+        .filter(|r| r.as_ref().unwrap().is_ok())
+        .count();
+    assert_eq!(winners, 1);
+    let metro = totals(&l, METRO).await;
+    assert_eq!(metro[2], 0, "no hold left behind");
+    assert!(metro[3] == 5_000 || metro[3] == 6_000, "{metro:?}");
     assert_audit_passes(&db).await;
     db.drop_now().await;
 }
