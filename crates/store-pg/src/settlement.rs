@@ -314,7 +314,9 @@ impl SettlementStore {
     }
 
     /// Every event of `accounts` on `day`, by account, then time, then the
-    /// order the backend applied them.
+    /// order the backend applied them. A tap event's operator and medium
+    /// come from its tap by primary key (a lateral lookup: a plain join let
+    /// the planner hash the whole day's taps for every page).
     pub async fn events(
         &self,
         day: NaiveDate,
@@ -326,8 +328,9 @@ impl SettlementStore {
                  e.lot_id, e.product_id, e.category_id, e.top_up_vnd, e.amount_vnd, \
                  t.operator_id, t.medium_kind, false AS gate_override, e.version \
                FROM rider.account_event e \
-               LEFT JOIN transit.tap t ON t.terminal_id = e.terminal_id \
-                 AND t.boot_epoch = e.boot_epoch AND t.seq = e.seq \
+               LEFT JOIN LATERAL (SELECT t.operator_id, t.medium_kind FROM transit.tap t \
+                 WHERE t.terminal_id = e.terminal_id AND t.boot_epoch = e.boot_epoch \
+                   AND t.seq = e.seq LIMIT 1) t ON true \
                WHERE e.service_day = $1 AND e.account_id = ANY($2) \
                UNION ALL \
                SELECT t.account_id, 'tap:' || t.terminal_id || ':' || t.boot_epoch || ':' || t.seq, \

@@ -22,6 +22,9 @@ use settlement::job::{self, DayReport, Settler};
 use settlement::outputs::{self, Statement};
 use settlement::worker::{self, SettlementLock};
 
+// The flag's default and range, written as literals for clap, are the job's.
+const _: () = assert!(job::DEFAULT_PAGES_IN_FLIGHT == 2 && job::MAX_PAGES_IN_FLIGHT == 8);
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The service day to settle through (04:00–03:59 Asia/Ho_Chi_Minh);
@@ -37,6 +40,10 @@ pub struct Args {
     /// Accounts per page.
     #[arg(long, default_value_t = job::DEFAULT_ACCOUNTS_PER_PAGE)]
     accounts_per_page: u32,
+    /// Pages posting to the ledger at once (1–8; about one per core of the
+    /// database server).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=8))]
+    pages_in_flight: u16,
 }
 
 #[derive(Serialize)]
@@ -95,6 +102,7 @@ async fn settle(args: Args) -> anyhow::Result<bool> {
         owners,
         job::Settings {
             accounts_per_page: args.accounts_per_page,
+            pages_in_flight: usize::from(args.pages_in_flight),
             stop_after_accounts: None,
         },
         now,

@@ -4,7 +4,7 @@
 //!
 //! `cargo bench -p settlement --bench settle` (release). `OT_BENCH_TAPS`
 //! sets the number of taps (default 1,000,000); `OT_BENCH_PAGE` the
-//! accounts per page. Diagnostics: `OT_BENCH_EXPLAIN` logs the plans of
+//! accounts per page, `OT_BENCH_IN_FLIGHT` the pages posting at once. Diagnostics: `OT_BENCH_EXPLAIN` logs the plans of
 //! statements over 300 ms (nested ones and trigger times included) to the
 //! server log, `OT_BENCH_STATS` prints table scan counts, `OT_BENCH_KEEP`
 //! keeps the database, `OT_BENCH_LOG=settlement=debug` prints the job's
@@ -450,6 +450,10 @@ async fn main() {
         owners,
         Settings {
             accounts_per_page: page,
+            pages_in_flight: env_usize(
+                "OT_BENCH_IN_FLIGHT",
+                settlement::job::DEFAULT_PAGES_IN_FLIGHT,
+            ),
             stop_after_accounts: None,
         },
         now,

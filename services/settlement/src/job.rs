@@ -26,7 +26,7 @@
 //! behind: the next run finds the ledger's transfers under their
 //! deterministic ids ("exists") and completes the record.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
@@ -51,6 +51,17 @@ use crate::progress::Progress;
 /// (one or two ledger batches), enough to amortise round trips, while a
 /// page's rows stay a few megabytes.
 pub const DEFAULT_ACCOUNTS_PER_PAGE: u32 = 500;
+
+/// Pages posting at once: two keep both cores of the reference machine
+/// busy (Postgres inserting one page's transfers while this process plans
+/// the next and the other page commits). Pages hold other accounts, and
+/// the ledger locks the operators' shared accounts only for the moment of
+/// the update, so pages post side by side.
+pub const DEFAULT_PAGES_IN_FLIGHT: usize = 2;
+
+/// The most pages posting at once: each holds a connection and a page of
+/// work in memory.
+pub const MAX_PAGES_IN_FLIGHT: usize = 8;
 
 /// How many operator accounts one plan may create before giving up: a day
 /// names a handful of operators; more is a broken registry.
@@ -89,6 +100,8 @@ pub enum SettleError {
 pub struct Settings {
     /// Accounts per page (1..=`MAX_ACCOUNTS_PER_PAGE`).
     pub accounts_per_page: u32,
+    /// Pages posting to the ledger at once (1..=`MAX_PAGES_IN_FLIGHT`).
+    pub pages_in_flight: usize,
     /// Test hook: stop a day after at least this many accounts, as a killed
     /// run would.
     pub stop_after_accounts: Option<u64>,
@@ -98,6 +111,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             accounts_per_page: DEFAULT_ACCOUNTS_PER_PAGE,
+            pages_in_flight: DEFAULT_PAGES_IN_FLIGHT,
             stop_after_accounts: None,
         }
     }
@@ -134,6 +148,16 @@ pub struct DayReport {
     pub adjustments: u64,
     /// Stopped by the test hook before the end.
     pub stopped_early: bool,
+}
+
+impl DayReport {
+    /// Adds what one page's posting did.
+    fn add(&mut self, page: &DayReport) {
+        self.settled += page.settled;
+        self.failed += page.failed;
+        self.transfers += page.transfers;
+        self.adjustments += page.adjustments;
+    }
 }
 
 /// One account-day on its way to the ledger.
@@ -353,11 +377,13 @@ impl Settler {
         };
         progress.start(day, self.store.count_candidates(day).await?);
         let limit = self.settings.accounts_per_page;
-        // While one page posts to the ledger, the next is read and the one
-        // before is recorded: they touch other accounts, so the overlap is
-        // safe, and the ledger's transaction is the only serial part.
+        let in_flight = self.settings.pages_in_flight.clamp(1, MAX_PAGES_IN_FLIGHT);
+        // While pages post to the ledger (and record their account-days),
+        // the next is read and planned: pages hold other accounts, so the
+        // overlap is safe.
         let mut next = tokio::spawn(read_page(self.store.clone(), day, None, limit));
-        let mut saving: Option<JoinHandle<Result<(), StoreError>>> = None;
+        let mut posting: VecDeque<JoinHandle<Result<DayReport, SettleError>>> = VecDeque::new();
+        let mut stopped = false;
         loop {
             let input = next.await.map_err(joined)??;
             let Some(last) = input.accounts.last().copied() else {
@@ -373,25 +399,30 @@ impl Settler {
             } else {
                 tokio::spawn(read_page(self.store.clone(), day, Some(last), limit))
             };
-            let writes = self.settle_page(day, input, now, &mut report).await?;
-            if let Some(previous) = saving.take() {
-                previous.await.map_err(joined)??;
+            let work = self.prepare_page(day, input, now, &mut report).await?;
+            while posting.len() >= in_flight {
+                if let Some(page) = posting.pop_front() {
+                    report.add(&page.await.map_err(joined)??);
+                }
             }
-            let store = self.store.clone();
-            saving = Some(tokio::spawn(async move { store.save(&writes, now).await }));
+            let books = self.books();
+            posting.push_back(tokio::spawn(async move {
+                books.post_page(day, work, now).await
+            }));
             report.accounts = report.accounts.saturating_add(count);
             progress.advance(count);
             if stop {
-                if let Some(previous) = saving.take() {
-                    previous.await.map_err(joined)??;
-                }
-                report.stopped_early = true;
-                progress.finish();
-                return Ok(report);
+                stopped = true;
+                break;
             }
         }
-        if let Some(previous) = saving.take() {
-            previous.await.map_err(joined)??;
+        while let Some(page) = posting.pop_front() {
+            report.add(&page.await.map_err(joined)??);
+        }
+        if stopped {
+            report.stopped_early = true;
+            progress.finish();
+            return Ok(report);
         }
         self.store.mark_day(day, seen_through, now).await?;
         progress.finish();
@@ -408,29 +439,14 @@ impl Settler {
         Ok(report)
     }
 
-    async fn fail(
-        &self,
-        account: Uuid,
-        day: NaiveDate,
-        error: &str,
-        now: DateTime<Utc>,
-        report: &mut DayReport,
-    ) -> Result<(), SettleError> {
-        tracing::warn!(%account, %day, error, "account-day not settled");
-        self.store.record_failure(account, day, error, now).await?;
-        report.failed += 1;
-        Ok(())
-    }
-
-    /// Plans, reconciles and posts one page; returns the account-days to
-    /// record.
-    async fn settle_page(
+    /// Plans and reconciles one page; returns the account-days to post.
+    async fn prepare_page(
         &mut self,
         day: NaiveDate,
         input: PageInput,
         now: DateTime<Utc>,
         report: &mut DayReport,
-    ) -> Result<Vec<AccountDayWrite>, SettleError> {
+    ) -> Result<Vec<Work>, SettleError> {
         let service_day = ServiceDay::from_date(day);
         let started = std::time::Instant::now();
         let PageInput {
@@ -532,8 +548,61 @@ impl Settler {
         }
         work.retain(|w| w.reconciled.is_some());
 
-        let planned = started.elapsed();
-        let posted = self.post(day, &mut work, now, report).await?;
+        tracing::debug!(
+            accounts = accounts.len(),
+            plan_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "planned page"
+        );
+        Ok(work)
+    }
+
+    /// The ledger and the settlement records, for a page posting on its
+    /// own task.
+    fn books(&self) -> Books {
+        Books {
+            store: self.store.clone(),
+            ledger: self.ledger.clone(),
+        }
+    }
+
+    async fn fail(
+        &self,
+        account: Uuid,
+        day: NaiveDate,
+        error: &str,
+        now: DateTime<Utc>,
+        report: &mut DayReport,
+    ) -> Result<(), SettleError> {
+        self.books().fail(account, day, error, now, report).await
+    }
+
+    async fn facts<'p>(
+        &self,
+        plans: impl Iterator<Item = &'p DayPlan>,
+    ) -> Result<BTreeMap<Uuid, LedgerFacts>, SettleError> {
+        self.books().facts(plans).await
+    }
+}
+
+/// What a page posts to: the ledger, and the store recording account-days.
+#[derive(Clone)]
+struct Books {
+    store: SettlementStore,
+    ledger: Ledger,
+}
+
+impl Books {
+    /// Posts a planned page and records its account-days; returns what it
+    /// did (transfers, adjustments, settled and failed account-days).
+    async fn post_page(
+        &self,
+        day: NaiveDate,
+        mut work: Vec<Work>,
+        now: DateTime<Utc>,
+    ) -> Result<DayReport, SettleError> {
+        let started = std::time::Instant::now();
+        let mut report = DayReport::default();
+        let posted = self.post(day, &mut work, now, &mut report).await?;
         let post_done = started.elapsed();
         let mut writes = Vec::with_capacity(posted.len());
         for w in work.iter().filter(|w| posted.contains(&w.account)) {
@@ -546,14 +615,29 @@ impl Settler {
             }
         }
         report.settled += u64::try_from(writes.len()).unwrap_or(u64::MAX);
+        self.store.save(&writes, now).await?;
         let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         tracing::debug!(
-            accounts = accounts.len(),
-            plan_ms = ms(planned),
-            post_ms = ms(post_done.saturating_sub(planned)),
-            "settled page"
+            accounts = work.len(),
+            post_ms = ms(post_done),
+            save_ms = ms(started.elapsed().saturating_sub(post_done)),
+            "posted page"
         );
-        Ok(writes)
+        Ok(report)
+    }
+
+    async fn fail(
+        &self,
+        account: Uuid,
+        day: NaiveDate,
+        error: &str,
+        now: DateTime<Utc>,
+        report: &mut DayReport,
+    ) -> Result<(), SettleError> {
+        tracing::warn!(%account, %day, error, "account-day not settled");
+        self.store.record_failure(account, day, error, now).await?;
+        report.failed += 1;
+        Ok(())
     }
 
     /// What the ledger holds for each plan's account-day, by account.

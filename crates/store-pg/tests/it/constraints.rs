@@ -138,6 +138,35 @@ async fn bad_rows_are_refused_by_named_constraints() {
         "transfer_credit_account_fkey",
     )
     .await;
+    check(
+        pool,
+        &insert(
+            new,
+            "direct",
+            "01900000-0000-7000-8000-000000000064",
+            &w,
+            5,
+            ", overdraft",
+            ", 'forbidden'",
+        ),
+        "transfer_debit_account_fkey",
+    )
+    .await;
+    // The keys are checked per statement: one bad row among good ones
+    // refuses the statement, whichever row it is.
+    check(
+        pool,
+        &format!(
+            "INSERT INTO ledger.transfer (transfer_id, kind, code, debit_account_id, \
+             credit_account_id, currency, amount_vnd, overdraft, accepted_at) VALUES \
+             ('01900000-0000-7000-9000-000000000101', 'direct', 2, '{c}', '{w}', 704, 5, 'forbidden', now()), \
+             ('01900000-0000-7000-9000-000000000102', 'direct', 2, '{c}', '{m}', 704, 5, 'forbidden', now()), \
+             ('01900000-0000-7000-9000-000000000103', 'direct', 2, '{c}', \
+             '01900000-0000-7000-8000-000000000065', 704, 5, 'forbidden', now())"
+        ),
+        "transfer_credit_account_fkey",
+    )
+    .await;
     // A post larger than its pending transfer, or naming other accounts.
     check(
         pool,

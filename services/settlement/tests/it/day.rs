@@ -240,6 +240,7 @@ async fn a_run_stopped_midway_and_run_again_gives_identical_totals() {
         .settle(Settings {
             accounts_per_page: 1,
             stop_after_accounts: Some(2),
+            ..Settings::default()
         })
         .await;
     assert!(stopped[0].stopped_early);
