@@ -25,6 +25,7 @@ async fn bad_rows_are_refused_by_named_constraints() {
         &[
             direct(1, CLEARING, WALLET, 1_000),
             pending(2, WALLET, METRO, 300, 600),
+            pending(3, WALLET, METRO, 100, 600),
         ],
         at(1),
     )
@@ -221,6 +222,24 @@ async fn bad_rows_are_refused_by_named_constraints() {
     check(pool, &format!(
         "INSERT INTO ledger.pending_resolution (pending_id, resolution, resolved_at) VALUES ('{t1}', 'expired', now())"
     ), "pending_resolution_pending_fkey").await;
+    let t3 = transfer_id(3).as_uuid();
+    check(pool, &format!(
+        "INSERT INTO ledger.pending_resolution (pending_id, resolution, resolving_transfer_id, resolved_at) \
+         VALUES ('{t3}', 'voided', '{t1}', now())"
+    ), "pending_resolution_transfer_fkey").await;
+    // The open-pending queue names pending transfers only, new or changed.
+    check(
+        pool,
+        &format!("INSERT INTO ledger.pending_open (pending_id, expires_at) VALUES ('{t1}', now())"),
+        "pending_open_pending_fkey",
+    )
+    .await;
+    check(
+        pool,
+        &format!("UPDATE ledger.pending_open SET pending_id = '{t1}' WHERE pending_id = '{t3}'"),
+        "pending_open_pending_fkey",
+    )
+    .await;
     // Append-only.
     check(
         pool,
