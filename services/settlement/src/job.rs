@@ -14,9 +14,10 @@
 //! through [`Ledger::apply`] in batches of at most `MAX_BATCH_TRANSFERS`, one
 //! transaction each (all or nothing; a refused batch is retried account by
 //! account so one bad account cannot hold back the others); then one
-//! transaction recording the page's account-days. The ledger's batches are
-//! the only serial part (every batch locks the operators' revenue accounts):
-//! the next page is read, and the page before recorded, while a page posts.
+//! transaction recording the page's account-days. Pages hold other
+//! accounts, and the ledger locks the operators' shared revenue accounts
+//! only for the moment of the final update, so [`Settings::pages_in_flight`]
+//! pages post side by side while the next one is read and planned.
 //!
 //! **Idempotent.** An account-day whose inputs (start state and events)
 //! have the fingerprint recorded for it is skipped; one recorded with
