@@ -206,6 +206,26 @@ async fn a_hand_computed_day_settles_to_exact_statements_and_a_rerun_is_a_no_op(
     db.drop_now().await;
 }
 
+/// One account per page and four pages posting at once: the pages' shared
+/// accounts (operators, unearned revenue) are written side by side, and
+/// the day must come out to the same exact statements.
+#[tokio::test]
+async fn pages_posting_side_by_side_settle_to_the_same_statements() {
+    let (db, w) = seeded(true).await;
+    let reports = w
+        .settle(Settings {
+            accounts_per_page: 1,
+            pages_in_flight: 4,
+            ..Settings::default()
+        })
+        .await;
+    let r = &reports[0];
+    assert_eq!((r.accounts, r.settled, r.unchanged, r.failed), (4, 4, 0, 0));
+    assert_eq!((r.transfers, r.adjustments), (17, 0));
+    check_final(&w, 0, 0).await;
+    db.drop_now().await;
+}
+
 #[tokio::test]
 async fn late_taps_become_adjustments() {
     let (db, mut w) = seeded(false).await;
