@@ -464,7 +464,7 @@ impl Settler {
                     Ok(carry) => carry,
                     Err(e) => {
                         let error = inputs::InputError::Carry(e.to_string()).to_string();
-                        self.fail(account, day, &error, now, report).await?;
+                        self.books().fail(account, day, &error, now, report).await?;
                         continue;
                     }
                 },
@@ -478,7 +478,8 @@ impl Settler {
                 continue;
             }
             let Ok(wallet) = AccountId::new(account) else {
-                self.fail(account, day, "the account id is reserved", now, report)
+                self.books()
+                    .fail(account, day, "the account id is reserved", now, report)
                     .await?;
                 continue;
             };
@@ -487,7 +488,9 @@ impl Settler {
             let day_events = match day_events {
                 Ok(events) => events,
                 Err(e) => {
-                    self.fail(account, day, &e.to_string(), now, report).await?;
+                    self.books()
+                        .fail(account, day, &e.to_string(), now, report)
+                        .await?;
                     continue;
                 }
             };
@@ -497,7 +500,7 @@ impl Settler {
             {
                 Ok(plan) => plan,
                 Err(e) => {
-                    self.fail(account, day, &e, now, report).await?;
+                    self.books().fail(account, day, &e, now, report).await?;
                     continue;
                 }
             };
@@ -523,6 +526,7 @@ impl Settler {
             .map(|(i, _)| i)
             .collect();
         let facts = self
+            .books()
             .facts(
                 needs_facts
                     .iter()
@@ -564,24 +568,6 @@ impl Settler {
             store: self.store.clone(),
             ledger: self.ledger.clone(),
         }
-    }
-
-    async fn fail(
-        &self,
-        account: Uuid,
-        day: NaiveDate,
-        error: &str,
-        now: DateTime<Utc>,
-        report: &mut DayReport,
-    ) -> Result<(), SettleError> {
-        self.books().fail(account, day, error, now, report).await
-    }
-
-    async fn facts<'p>(
-        &self,
-        plans: impl Iterator<Item = &'p DayPlan>,
-    ) -> Result<BTreeMap<Uuid, LedgerFacts>, SettleError> {
-        self.books().facts(plans).await
     }
 }
 
