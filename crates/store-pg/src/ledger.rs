@@ -534,8 +534,8 @@ fn pending_amount(
 /// behind each other on them for a whole transaction; `write_balances`
 /// locks them just before commit and rebases the plan onto their totals
 /// then. Locks are `FOR NO KEY UPDATE` — what the totals' UPDATE takes —
-/// so they do not wait for the key-share locks that other writers' new
-/// transfers hold on the same accounts through their foreign keys. Every
+/// so they do not wait for the key-share locks that foreign keys to an
+/// account (a rider's, a settled account-day's) take on its row. Every
 /// writer locks limited accounts first and unlimited ones last, each in id
 /// order: one global order, no deadlock.
 async fn lock_accounts(
