@@ -32,35 +32,27 @@ ALTER TABLE ledger.transfer DROP CONSTRAINT transfer_pending_target_key;
 CREATE FUNCTION ledger.check_transfer_keys() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     bad record;
+    key text;
 BEGIN
-    SELECT k.account_id, k.currency INTO bad
-    FROM (SELECT DISTINCT debit_account_id AS account_id, currency FROM new_transfers) k
+    -- Both accounts of every new transfer, each distinct (side, account,
+    -- currency) probed once; a debit is reported before a credit.
+    SELECT k.side, k.account_id, k.currency INTO bad
+    FROM (SELECT DISTINCT 'debit' AS side, debit_account_id AS account_id, currency
+            FROM new_transfers
+          UNION ALL
+          SELECT DISTINCT 'credit', credit_account_id, currency FROM new_transfers) k
     WHERE NOT EXISTS (
         SELECT 1 FROM ledger.account a
         WHERE a.account_id = k.account_id AND a.currency = k.currency)
+    ORDER BY k.side DESC
     LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'insert on table "transfer" violates foreign key constraint "transfer_debit_account_fkey"'
-            USING ERRCODE = 'foreign_key_violation',
-                  CONSTRAINT = 'transfer_debit_account_fkey',
+        key := format('transfer_%s_account_fkey', bad.side);
+        RAISE EXCEPTION 'insert on table "transfer" violates foreign key constraint "%"', key
+            USING ERRCODE = 'foreign_key_violation', CONSTRAINT = key,
                   SCHEMA = 'ledger', TABLE = 'transfer',
-                  DETAIL = format('Key (debit_account_id, currency)=(%s, %s) is not present in table "account".',
-                                  bad.account_id, bad.currency);
-    END IF;
-
-    SELECT k.account_id, k.currency INTO bad
-    FROM (SELECT DISTINCT credit_account_id AS account_id, currency FROM new_transfers) k
-    WHERE NOT EXISTS (
-        SELECT 1 FROM ledger.account a
-        WHERE a.account_id = k.account_id AND a.currency = k.currency)
-    LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'insert on table "transfer" violates foreign key constraint "transfer_credit_account_fkey"'
-            USING ERRCODE = 'foreign_key_violation',
-                  CONSTRAINT = 'transfer_credit_account_fkey',
-                  SCHEMA = 'ledger', TABLE = 'transfer',
-                  DETAIL = format('Key (credit_account_id, currency)=(%s, %s) is not present in table "account".',
-                                  bad.account_id, bad.currency);
+                  DETAIL = format('Key (%s_account_id, currency)=(%s, %s) is not present in table "account".',
+                                  bad.side, bad.account_id, bad.currency);
     END IF;
 
     -- A post or void names a pending transfer and copies its accounts,
@@ -78,8 +70,7 @@ BEGIN
     LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'insert on table "transfer" violates foreign key constraint "transfer_pending_fkey"'
-            USING ERRCODE = 'foreign_key_violation',
-                  CONSTRAINT = 'transfer_pending_fkey',
+            USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'transfer_pending_fkey',
                   SCHEMA = 'ledger', TABLE = 'transfer',
                   DETAIL = format('Transfer %s names pending transfer %s, which does not match.',
                                   bad.transfer_id, bad.pending_id);

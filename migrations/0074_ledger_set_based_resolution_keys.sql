@@ -20,40 +20,46 @@ ALTER TABLE ledger.pending_open DROP CONSTRAINT pending_open_pending_fkey;
 ALTER TABLE ledger.transfer DROP CONSTRAINT transfer_kind_target_key;
 ALTER TABLE ledger.transfer DROP CONSTRAINT transfer_resolution_target_key;
 
-CREATE FUNCTION ledger.check_resolution_keys() RETURNS trigger LANGUAGE plpgsql AS $$
+-- One function for the three triggers below; each names its statement's
+-- rows `new_rows`. (PL/pgSQL plans a trigger function's statements per
+-- table, on first use, so the resolution-only check is never planned
+-- against pending_open's rows.)
+CREATE FUNCTION ledger.check_pending_keys() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     bad record;
+    key text := TG_TABLE_NAME || '_pending_fkey';
 BEGIN
-    -- The pending transfer resolved is a pending transfer.
+    -- The pending transfer named is a pending transfer.
     SELECT n.pending_id INTO bad
-    FROM new_resolutions n
+    FROM new_rows n
     WHERE n.pending_kind IS NOT NULL
       AND NOT EXISTS (
         SELECT 1 FROM ledger.transfer t
         WHERE t.transfer_id = n.pending_id AND t.kind = n.pending_kind)
     LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'insert on table "pending_resolution" violates foreign key constraint "pending_resolution_pending_fkey"'
-            USING ERRCODE = 'foreign_key_violation',
-                  CONSTRAINT = 'pending_resolution_pending_fkey',
-                  SCHEMA = 'ledger', TABLE = 'pending_resolution',
+        RAISE EXCEPTION 'insert on table "%" violates foreign key constraint "%"', TG_TABLE_NAME, key
+            USING ERRCODE = 'foreign_key_violation', CONSTRAINT = key,
+                  SCHEMA = 'ledger', TABLE = TG_TABLE_NAME,
                   DETAIL = format('Pending transfer %s does not exist.', bad.pending_id);
     END IF;
-    -- The resolving transfer exists and names this pending transfer.
-    SELECT n.pending_id, n.resolving_transfer_id INTO bad
-    FROM new_resolutions n
-    WHERE n.resolving_transfer_id IS NOT NULL
-      AND NOT EXISTS (
-        SELECT 1 FROM ledger.transfer t
-        WHERE t.transfer_id = n.resolving_transfer_id AND t.pending_id = n.pending_id)
-    LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'insert on table "pending_resolution" violates foreign key constraint "pending_resolution_transfer_fkey"'
-            USING ERRCODE = 'foreign_key_violation',
-                  CONSTRAINT = 'pending_resolution_transfer_fkey',
-                  SCHEMA = 'ledger', TABLE = 'pending_resolution',
-                  DETAIL = format('Transfer %s does not resolve pending transfer %s.',
-                                  bad.resolving_transfer_id, bad.pending_id);
+    IF TG_TABLE_NAME = 'pending_resolution' THEN
+        -- The resolving transfer exists and names this pending transfer.
+        SELECT n.pending_id, n.resolving_transfer_id INTO bad
+        FROM new_rows n
+        WHERE n.resolving_transfer_id IS NOT NULL
+          AND NOT EXISTS (
+            SELECT 1 FROM ledger.transfer t
+            WHERE t.transfer_id = n.resolving_transfer_id AND t.pending_id = n.pending_id)
+        LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'insert on table "pending_resolution" violates foreign key constraint "pending_resolution_transfer_fkey"'
+                USING ERRCODE = 'foreign_key_violation',
+                      CONSTRAINT = 'pending_resolution_transfer_fkey',
+                      SCHEMA = 'ledger', TABLE = 'pending_resolution',
+                      DETAIL = format('Transfer %s does not resolve pending transfer %s.',
+                                      bad.resolving_transfer_id, bad.pending_id);
+        END IF;
     END IF;
     RETURN NULL;
 END;
@@ -61,39 +67,17 @@ $$;
 
 CREATE TRIGGER pending_resolution_keys
     AFTER INSERT ON ledger.pending_resolution
-    REFERENCING NEW TABLE AS new_resolutions
-    FOR EACH STATEMENT EXECUTE FUNCTION ledger.check_resolution_keys();
-
-CREATE FUNCTION ledger.check_open_keys() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    bad record;
-BEGIN
-    SELECT n.pending_id INTO bad
-    FROM new_open n
-    WHERE n.pending_kind IS NOT NULL
-      AND NOT EXISTS (
-        SELECT 1 FROM ledger.transfer t
-        WHERE t.transfer_id = n.pending_id AND t.kind = n.pending_kind)
-    LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'insert on table "pending_open" violates foreign key constraint "pending_open_pending_fkey"'
-            USING ERRCODE = 'foreign_key_violation',
-                  CONSTRAINT = 'pending_open_pending_fkey',
-                  SCHEMA = 'ledger', TABLE = 'pending_open',
-                  DETAIL = format('Pending transfer %s does not exist.', bad.pending_id);
-    END IF;
-    RETURN NULL;
-END;
-$$;
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger.check_pending_keys();
 
 CREATE TRIGGER pending_open_keys
     AFTER INSERT ON ledger.pending_open
-    REFERENCING NEW TABLE AS new_open
-    FOR EACH STATEMENT EXECUTE FUNCTION ledger.check_open_keys();
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger.check_pending_keys();
 
 -- pending_open is a queue (rows are deleted, not append-only): a changed
 -- row is checked like a new one.
 CREATE TRIGGER pending_open_keys_on_update
     AFTER UPDATE ON ledger.pending_open
-    REFERENCING NEW TABLE AS new_open
-    FOR EACH STATEMENT EXECUTE FUNCTION ledger.check_open_keys();
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger.check_pending_keys();
