@@ -431,6 +431,11 @@ pub enum ResolutionChange {
     Account(AccountId),
 }
 
+/// The query of [`Riders::resolution_changes`] (`$1`: the horizon as text,
+/// `$2`: the limit).
+pub const RESOLUTION_CHANGES_SQL: &str = "SELECT medium_kind, medium_value, account_id FROM rider.resolution_change \
+     WHERE xid >= $1::text::xid8 ORDER BY xid, change_id LIMIT $2";
+
 impl Riders {
     /// The feed horizon now: `pg_snapshot_xmin` of the current snapshot.
     /// Take it *before* reading the changes it will replace (see
@@ -445,22 +450,25 @@ impl Riders {
             .map_err(|_| StoreError::Corrupt(format!("snapshot xmin {text:?}")))
     }
 
-    /// The feed's changes written by transactions at or after `since`, in
-    /// write order, at most `limit` (a reader that gets `limit` may have
-    /// missed some and must forget everything).
+    /// The feed's changes written by transactions at or after `since`, by
+    /// transaction then write order, at most `limit` (a reader that gets
+    /// `limit` may have missed some and must forget everything).
+    ///
+    /// Ordered by `xid` so that the plan is a range scan of the `xid` index
+    /// that stops at `limit` whatever the statistics say: ordered by
+    /// `change_id`, a table never analyzed (autovacuum off, or a bulk load
+    /// since the last analyze) was read whole through the primary key on
+    /// every poll — 10 to 17 ms a second with 20,000 riders just created.
     pub async fn resolution_changes(
         &self,
         since: FeedHorizon,
         limit: u32,
     ) -> Result<Vec<ResolutionChange>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT medium_kind, medium_value, account_id FROM rider.resolution_change \
-             WHERE xid >= $1::text::xid8 ORDER BY change_id LIMIT $2",
-        )
-        .bind(since.0.to_string())
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(RESOLUTION_CHANGES_SQL)
+            .bind(since.0.to_string())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|row| {
                 let kind: Option<String> = row.try_get("medium_kind")?;

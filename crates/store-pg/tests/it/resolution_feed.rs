@@ -108,3 +108,34 @@ async fn a_change_committed_after_a_poll_is_read_by_the_next_poll() {
     assert_eq!(riders.prune_resolution_changes(0).await.unwrap(), 3);
     db.drop_now().await;
 }
+
+/// A poll reads the `xid` index from the horizon on, whatever the table's
+/// statistics: with 20,000 old changes and no `ANALYZE` (autovacuum
+/// off, or a bulk load just done), it must not read every row to find the
+/// few new ones.
+#[tokio::test]
+async fn a_poll_reads_only_new_changes_without_statistics() {
+    let db = test_kit::fresh_database().await;
+    sqlx::query(
+        "INSERT INTO rider.resolution_change (medium_kind, medium_value) \
+         SELECT 'transit_card', 'card-' || n FROM generate_series(1, 20000) AS n",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let riders = Riders::new(db.pool.clone());
+    let since = riders.resolution_horizon().await.unwrap();
+    let explain = store_pg::rider::RESOLUTION_CHANGES_SQL
+        .replacen("$1", "pg_snapshot_xmin(pg_current_snapshot())::text", 1)
+        .replacen("$2", "1000", 1);
+    let plan: serde_json::Value =
+        sqlx::query_scalar(&format!("EXPLAIN (ANALYZE, FORMAT JSON) {explain}"))
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let text = plan.to_string();
+    assert!(text.contains("resolution_change_xid"), "{text}");
+    assert!(!text.contains("Rows Removed by Filter"), "{text}");
+    assert!(changes(&riders, since).await.is_empty());
+    db.drop_now().await;
+}
