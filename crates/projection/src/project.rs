@@ -121,6 +121,9 @@ struct Inner {
     layout: Layout,
     setup: Arc<FareSetup>,
     cache: Cache<AccountId, Arc<Cached>>,
+    /// [`METRIC_SCRIPT_SECONDS`], registered once (the recorder must be
+    /// installed before the projection is made, as `oneticket serve` does).
+    script_seconds: metrics::Histogram,
 }
 
 /// The hot projection. Cheap to clone; share one per process.
@@ -153,6 +156,7 @@ impl Projection {
                 layout,
                 setup,
                 cache: Cache::new(STATE_CACHE_ENTRIES),
+                script_seconds: metrics::histogram!(METRIC_SCRIPT_SECONDS),
             }),
         }
     }
@@ -236,7 +240,7 @@ impl Projection {
                 },
             )
             .await?;
-            metrics::histogram!(METRIC_SCRIPT_SECONDS).record(started.elapsed().as_secs_f64());
+            inner.script_seconds.record(started.elapsed().as_secs_f64());
             match committed {
                 Committed::Done { .. } => {
                     if changed {

@@ -55,10 +55,26 @@ impl RequestId {
         Ok(Self(text.to_owned()))
     }
 
-    /// A fresh id: a UUIDv7, so ids sort by creation time in logs.
+    /// A fresh id: a UUIDv7, so ids sort by creation time in logs. Its 74
+    /// random bits come from a per-thread generator seeded once from the
+    /// system's randomness ([`next_random`]): an id names a request, it
+    /// guards nothing, and `Uuid::now_v7` asked the kernel for fresh
+    /// randomness on every request (a system call on every tap).
     #[must_use]
     pub fn generate() -> Self {
-        Self(uuid::Uuid::now_v7().to_string())
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let bytes = next_random().to_le_bytes();
+        let mut random = [0u8; 10];
+        random.copy_from_slice(&bytes[..10]);
+        let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
+        let mut text = String::with_capacity(uuid::fmt::Hyphenated::LENGTH);
+        text.push_str(
+            id.hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer()),
+        );
+        Self(text)
     }
 
     /// The caller's id if it sent a valid one, otherwise a fresh one.
@@ -81,6 +97,29 @@ impl RequestId {
         HeaderValue::from_str(&self.0)
             .expect("a request id holds only visible ASCII, which is always a valid header value")
     }
+}
+
+thread_local! {
+    /// This thread's generator state: seeded from a system-random UUID the
+    /// first time the thread makes an id.
+    static RANDOM_STATE: std::cell::Cell<u128> = std::cell::Cell::new(uuid::Uuid::now_v7().as_u128() ^ uuid::Uuid::now_v7().as_u128().rotate_left(64));
+}
+
+/// The next 80 bits (as 10 bytes of a `u128`'s low end) of this thread's
+/// generator: a 128-bit counter stepped by an odd constant, then mixed
+/// (splitmix-style), so two threads seeded differently never walk the same
+/// sequence in practice and no two draws of one thread repeat before 2^128.
+fn next_random() -> u128 {
+    RANDOM_STATE.with(|state| {
+        let next = state
+            .get()
+            .wrapping_add(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
+        state.set(next);
+        let mut z = next;
+        z = (z ^ (z >> 67)).wrapping_mul(0xbf58_476d_1ce4_e5b9_94d0_49bb_1331_11eb);
+        z = (z ^ (z >> 61)).wrapping_mul(0x94d0_49bb_1331_11eb_bf58_476d_1ce4_e5b9);
+        z ^ (z >> 64)
+    })
 }
 
 impl fmt::Display for RequestId {
@@ -146,6 +185,25 @@ mod tests {
         let b = RequestId::generate();
         assert_ne!(a, b);
         assert_eq!(RequestId::parse(a.as_str()), Ok(a));
+    }
+
+    #[test]
+    fn generated_ids_are_uuid_v7_in_time_order_and_never_repeat() {
+        let ids: Vec<RequestId> = (0..20_000).map(|_| RequestId::generate()).collect();
+        let parsed: Vec<uuid::Uuid> = ids
+            .iter()
+            .map(|id| uuid::Uuid::parse_str(id.as_str()).expect("a UUID"))
+            .collect();
+        assert!(parsed.iter().all(|u| u.get_version_num() == 7));
+        let millis = |u: &uuid::Uuid| u.get_timestamp().map(|t| t.to_unix()).expect("v7");
+        assert!(parsed.windows(2).all(|w| millis(&w[0]) <= millis(&w[1])));
+        let distinct: std::collections::HashSet<_> = parsed.iter().collect();
+        assert_eq!(distinct.len(), parsed.len());
+        // Another thread draws another sequence.
+        let other = std::thread::spawn(|| RequestId::generate().as_str()[15..].to_owned())
+            .join()
+            .expect("thread");
+        assert!(ids.iter().all(|id| id.as_str()[15..] != other));
     }
 
     #[test]

@@ -116,7 +116,10 @@ pub async fn write_ingest_batch(
     let mut tx = pool.begin().await?;
     let mut inserted = Inserted::default();
     if !events.is_empty() {
-        let col = |f: fn(&EventRow) -> Option<String>| events.iter().map(f).collect::<Vec<_>>();
+        // Columns borrow the rows' text: nothing is copied before encoding.
+        let col = |f: for<'r> fn(&'r EventRow) -> Option<&'r str>| {
+            events.iter().map(f).collect::<Vec<_>>()
+        };
         inserted.events = sqlx::query(
             "INSERT INTO rider.account_event (account_id, version, event_key, kind, event_time, \
                service_day, route_id, station_id, lot_id, product_id, category_id, top_up_vnd, \
@@ -136,30 +139,30 @@ pub async fn write_ingest_batch(
         .bind(
             events
                 .iter()
-                .map(|e| e.event_key.clone())
+                .map(|e| e.event_key.as_str())
                 .collect::<Vec<_>>(),
         )
-        .bind(events.iter().map(|e| e.kind.clone()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.event_time).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.service_day).collect::<Vec<_>>())
-        .bind(col(|e| e.route_id.clone()))
-        .bind(col(|e| e.station_id.clone()))
-        .bind(col(|e| e.lot_id.clone()))
-        .bind(col(|e| e.product_id.clone()))
-        .bind(col(|e| e.category_id.clone()))
+        .bind(col(|e| e.route_id.as_deref()))
+        .bind(col(|e| e.station_id.as_deref()))
+        .bind(col(|e| e.lot_id.as_deref()))
+        .bind(col(|e| e.product_id.as_deref()))
+        .bind(col(|e| e.category_id.as_deref()))
         .bind(events.iter().map(|e| e.top_up_vnd).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.amount_vnd).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.balance_vnd).collect::<Vec<_>>())
-        .bind(col(|e| e.reason.clone()))
-        .bind(col(|e| e.pass_id.clone()))
-        .bind(col(|e| e.fare_product_id.clone()))
-        .bind(col(|e| e.terminal_id.clone()))
+        .bind(col(|e| e.reason.as_deref()))
+        .bind(col(|e| e.pass_id.as_deref()))
+        .bind(col(|e| e.fare_product_id.as_deref()))
+        .bind(col(|e| e.terminal_id.as_deref()))
         .bind(events.iter().map(|e| e.boot_epoch).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.seq).collect::<Vec<_>>())
         .bind(
             events
                 .iter()
-                .map(|e| e.config_id.clone())
+                .map(|e| e.config_id.as_str())
                 .collect::<Vec<_>>(),
         )
         .bind(events.iter().map(|e| e.decided_at).collect::<Vec<_>>())
@@ -168,8 +171,10 @@ pub async fn write_ingest_batch(
         .rows_affected();
     }
     if !taps.is_empty() {
-        let col = |f: fn(&TapRow) -> Option<String>| taps.iter().map(f).collect::<Vec<_>>();
-        let text = |f: fn(&TapRow) -> String| taps.iter().map(f).collect::<Vec<_>>();
+        // Columns borrow the rows' text: nothing is copied before encoding.
+        let col =
+            |f: for<'r> fn(&'r TapRow) -> Option<&'r str>| taps.iter().map(f).collect::<Vec<_>>();
+        let text = |f: for<'r> fn(&'r TapRow) -> &'r str| taps.iter().map(f).collect::<Vec<_>>();
         inserted.taps = sqlx::query(
             "INSERT INTO transit.tap (terminal_id, boot_epoch, seq, source, device_time, \
                event_time, service_day, event_kind, route_id, stop_id, station_id, lot_id, gate_id, \
@@ -188,35 +193,35 @@ pub async fn write_ingest_batch(
                unnest($29::text[]), unnest($30::timestamptz[]) \
              ON CONFLICT DO NOTHING",
         )
-        .bind(text(|t| t.terminal_id.clone()))
+        .bind(text(|t| t.terminal_id.as_str()))
         .bind(taps.iter().map(|t| t.boot_epoch).collect::<Vec<_>>())
         .bind(taps.iter().map(|t| t.seq).collect::<Vec<_>>())
-        .bind(text(|t| t.source.clone()))
+        .bind(text(|t| t.source.as_str()))
         .bind(taps.iter().map(|t| t.device_time).collect::<Vec<_>>())
         .bind(taps.iter().map(|t| t.event_time).collect::<Vec<_>>())
         .bind(taps.iter().map(|t| t.service_day).collect::<Vec<_>>())
-        .bind(text(|t| t.event_kind.clone()))
-        .bind(col(|t| t.route_id.clone()))
-        .bind(col(|t| t.stop_id.clone()))
-        .bind(col(|t| t.station_id.clone()))
-        .bind(col(|t| t.lot_id.clone()))
-        .bind(col(|t| t.gate_id.clone()))
-        .bind(col(|t| t.vehicle_class.clone()))
-        .bind(text(|t| t.operator_id.clone()))
-        .bind(text(|t| t.medium_kind.clone()))
+        .bind(text(|t| t.event_kind.as_str()))
+        .bind(col(|t| t.route_id.as_deref()))
+        .bind(col(|t| t.stop_id.as_deref()))
+        .bind(col(|t| t.station_id.as_deref()))
+        .bind(col(|t| t.lot_id.as_deref()))
+        .bind(col(|t| t.gate_id.as_deref()))
+        .bind(col(|t| t.vehicle_class.as_deref()))
+        .bind(text(|t| t.operator_id.as_str()))
+        .bind(text(|t| t.medium_kind.as_str()))
         .bind(taps.iter().map(|t| t.medium_id).collect::<Vec<_>>())
-        .bind(taps.iter().map(|t| t.ticket_id.clone()).collect::<Vec<_>>())
+        .bind(taps.iter().map(|t| t.ticket_id.as_deref()).collect::<Vec<_>>())
         .bind(taps.iter().map(|t| t.account_id).collect::<Vec<_>>())
-        .bind(col(|t| t.category_id.clone()))
-        .bind(text(|t| t.decision.clone()))
-        .bind(col(|t| t.reason.clone()))
-        .bind(col(|t| t.ticket_verdict.clone()))
+        .bind(col(|t| t.category_id.as_deref()))
+        .bind(text(|t| t.decision.as_str()))
+        .bind(col(|t| t.reason.as_deref()))
+        .bind(col(|t| t.ticket_verdict.as_deref()))
         .bind(taps.iter().map(|t| t.amount_vnd).collect::<Vec<_>>())
         .bind(taps.iter().map(|t| t.balance_vnd).collect::<Vec<_>>())
-        .bind(col(|t| t.product_id.clone()))
-        .bind(col(|t| t.fare_product_id.clone()))
+        .bind(col(|t| t.product_id.as_deref()))
+        .bind(col(|t| t.fare_product_id.as_deref()))
         .bind(taps.iter().map(|t| t.account_version).collect::<Vec<_>>())
-        .bind(text(|t| t.config_id.clone()))
+        .bind(text(|t| t.config_id.as_str()))
         .bind(taps.iter().map(|t| t.decided_at).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?

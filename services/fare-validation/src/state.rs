@@ -124,6 +124,8 @@ pub(crate) struct Inner {
     pub(crate) media: MediaCache,
     pub(crate) deny: RwLock<DenySet>,
     pub(crate) deny_reload: tokio::sync::Mutex<()>,
+    /// `taps_total` by (decision, reason, mode), registered once each.
+    pub(crate) tap_counters: crate::taps::TapCounters,
 }
 
 /// The service state; cheap to clone.
@@ -160,6 +162,7 @@ impl AppState {
                     checked_at: None,
                 }),
                 deny_reload: tokio::sync::Mutex::new(()),
+                tap_counters: crate::taps::TapCounters::default(),
             }),
         }
     }

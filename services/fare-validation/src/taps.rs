@@ -249,6 +249,7 @@ pub(crate) async fn price(state: &AppState, input: &TapInput<'_>) -> Result<Pric
             reply.ticket_verdict = verdict.map(|v| v.as_str().to_owned());
             context.ticket_verdict.clone_from(&reply.ticket_verdict);
             return finish(
+                state,
                 state
                     .projection()
                     .record_unpriced(&key, hash, reply, Some(context), input.now)
@@ -302,10 +303,49 @@ pub(crate) async fn price(state: &AppState, input: &TapInput<'_>) -> Result<Pric
             now: input.now,
         })
         .await;
-    finish(applied, ticket_id, terminal)
+    finish(state, applied, ticket_id, terminal)
+}
+
+/// The `taps_total` counters by (decision, reason, mode), each registered
+/// with the recorder the first time it is counted: a labelled
+/// `metrics::counter!` looks its key up in the recorder on every call (an
+/// allocation and a lock per tap). Bounded: every label is one of a fixed
+/// set of static texts.
+#[derive(Default)]
+pub(crate) struct TapCounters {
+    known: std::sync::RwLock<
+        std::collections::HashMap<(&'static str, &'static str, &'static str), metrics::Counter>,
+    >,
+}
+
+impl TapCounters {
+    fn count(&self, decision: &'static str, reason: &'static str, mode: &'static str) {
+        let key = (decision, reason, mode);
+        let found = self
+            .known
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        let counter = found.unwrap_or_else(|| {
+            let counter = metrics::counter!(
+                METRIC_TAPS,
+                "decision" => decision,
+                "reason" => reason,
+                "mode" => mode,
+            );
+            self.known
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(key, counter.clone());
+            counter
+        });
+        counter.increment(1);
+    }
 }
 
 fn finish(
+    state: &AppState,
     applied: Result<projection::Applied, ProjectionError>,
     ticket_id: Option<TicketId>,
     terminal: &TerminalRecord,
@@ -313,13 +353,14 @@ fn finish(
     match applied {
         Ok(applied) => {
             let reply = applied.reply;
-            metrics::counter!(
-                METRIC_TAPS,
-                "decision" => match reply.decision { projection::Verdict::Accept => "accept", projection::Verdict::Deny => "deny" },
-                "reason" => reason_label(reply.reason.as_deref()),
-                "mode" => mode_label(terminal),
-            )
-            .increment(1);
+            state.inner.tap_counters.count(
+                match reply.decision {
+                    projection::Verdict::Accept => "accept",
+                    projection::Verdict::Deny => "deny",
+                },
+                reason_label(reply.reason.as_deref()),
+                mode_label(terminal),
+            );
             Ok(Priced::Answered(reply, ticket_id))
         }
         Err(ProjectionError::KeyConflict) => Ok(Priced::Conflict),
