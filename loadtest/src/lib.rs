@@ -5,16 +5,19 @@
 //! run      signed POST /v1/taps at a fixed rate ──HTTP/1.1──▶ service            (service mode)
 //! raw      the commit script with a tap's keys and arguments ──▶ Redis        (the floor)
 //! compare  service, raw, service, raw, … ──▶ each pair's ratio and the median
+//! floor-server  signed taps ──HTTP──▶ HMAC check + the commit script, nothing else
+//!               (compare --floor-url runs it in every pair: the HTTP floor)
 //! ```
 //!
 //! Map: [`schedule`] (due times, coordinated-omission-safe latency),
 //! [`workload`] (fleet, cards, who taps what), [`runner`] (the open-loop
-//! engine), [`service`] and [`raw`] (the two drivers), [`report`] (HDR
+//! engine), [`service`] and [`raw`] (the two drivers), [`floor`] (the bare server), [`report`] (HDR
 //! histogram, counts, JSON), [`setup`] (idempotent seeding).
 //!
 //! **Boundary:** timings live here and in `BENCHMARKS.md`, never in tests;
 //! the tests of this crate check the generator's logic only.
 
+pub mod floor;
 pub mod raw;
 pub mod report;
 pub mod runner;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use card_protocol::request_auth::MasterKey;
 use clap::{Args, Parser, Subcommand};
+use loadtest::floor::{self, Floor};
 use loadtest::raw::{self, Payloads, RawDriver};
 use loadtest::report::{Comparison, Mode, Pair, Report, ratio_percent};
 use loadtest::runner::{self, RunSettings};
@@ -33,6 +34,7 @@ const DEFAULT_REDIS_PREFIX: &str = "ot";
 ///   oneticket-loadtest setup   --api-key otk_…        (once)
 ///   oneticket-loadtest run     --rate 15000 --duration-s 30
 ///   oneticket-loadtest compare --rate 40000 --pairs 3
+///   oneticket-loadtest floor-server &   then   compare … --floor-url http://127.0.0.1:8091
 #[derive(Debug, Parser)]
 #[command(name = "oneticket-loadtest", version, verbatim_doc_comment)]
 struct Cli {
@@ -50,6 +52,8 @@ enum Command {
     Raw(RawArgs),
     /// Interleaved service/raw pairs: each pair's ratio and the median.
     Compare(CompareArgs),
+    /// Serve the bare floor: signed taps over HTTP, one commit script each, nothing else.
+    FloorServer(FloorArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -210,16 +214,44 @@ struct CompareArgs {
     /// Service/raw pairs (at least 3: single runs on a shared box vary by 2×).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(3..))]
     pairs: u32,
+    /// A running `floor-server` to measure between service and raw in every pair.
+    #[arg(long)]
+    floor_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct FloorArgs {
+    #[command(flatten)]
+    workload: WorkloadArgs,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8091")]
+    listen: std::net::SocketAddr,
+    #[command(flatten)]
+    service: ServiceArgs,
+    /// Redis for the floor's commits.
+    #[arg(
+        long,
+        env = "OT_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379",
+        hide_env_values = true
+    )]
+    redis_url: String,
+    /// Key prefix of the floor's keys (cleared when it starts and stops).
+    #[arg(long, default_value = "ot-loadtest-floor")]
+    floor_prefix: String,
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // One generator thread: it shares the box with the service and Redis,
-    // and one thread drives tens of thousands of requests a second.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    // and one thread drives tens of thousands of requests a second. The
+    // floor server runs on a thread per core, as `oneticket serve` does.
+    let mut builder = if matches!(cli.command, Command::FloorServer(_)) {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: {error}");
@@ -238,6 +270,7 @@ fn main() -> std::process::ExitCode {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Setup(args) => setup_cmd(args).await,
+        Command::FloorServer(args) => floor_cmd(args).await,
         Command::Run(args) => {
             let workload = args.workload.workload()?;
             let settings = args.load.settings()?;
@@ -265,11 +298,31 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let mut pairs = Vec::new();
             for n in 1..=args.pairs {
                 let service = service_run(&args.service, &workload, settings).await?;
+                let floor = match &args.floor_url {
+                    Some(url) => {
+                        let floor_args = ServiceArgs {
+                            base_url: url.clone(),
+                            ..args.service.clone()
+                        };
+                        Some(service_run(&floor_args, &workload, settings).await?)
+                    }
+                    None => None,
+                };
                 let raw = raw_run(&args.raw, &workload, settings).await?;
-                let pair = pair_of(service, raw);
+                let mut pair = pair_of(service, raw);
+                pair.floor_ratio_percent = floor
+                    .as_ref()
+                    .map(|f| ratio_percent(f.decided_rate_per_s, pair.raw.decided_rate_per_s));
+                pair.floor = floor;
                 println!("pair {n}: {}", pair.service.summary());
+                if let Some(floor) = &pair.floor {
+                    println!("pair {n}: floor   {}", floor.summary());
+                }
                 println!("pair {n}: {}", pair.raw.summary());
                 println!("pair {n}: service/raw {}%", pair.ratio_percent);
+                if let Some(ratio) = pair.floor_ratio_percent {
+                    println!("pair {n}: floor/raw {ratio}%");
+                }
                 pairs.push(pair);
             }
             let comparison = Comparison::of(pairs);
@@ -278,6 +331,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 comparison.pairs.len(),
                 comparison.median_ratio_percent
             );
+            if let Some(ratio) = comparison.median_floor_ratio_percent {
+                println!("median floor/raw: {ratio}%");
+            }
             write_report(args.load.report.as_deref(), &comparison)
         }
     }
@@ -289,6 +345,8 @@ fn pair_of(service: Report, raw: Report) -> Pair {
         service,
         raw,
         ratio_percent,
+        floor: None,
+        floor_ratio_percent: None,
     }
 }
 
@@ -365,6 +423,39 @@ async fn raw_run(
     let report = runner::run(&driver, Mode::Raw, settings).await;
     raw::clear(&redis, &layout).await?;
     report
+}
+
+async fn floor_cmd(args: FloorArgs) -> anyhow::Result<()> {
+    let workload = args.workload.workload()?;
+    let redis = store_redis::connect(&args.redis_url).await?;
+    let layout = Layout::new(
+        KeyPrefix::new(&args.floor_prefix).map_err(|e| anyhow::anyhow!("--floor-prefix: {e}"))?,
+    );
+    raw::clear(&redis, &layout).await?;
+    let driver = Arc::new(RawDriver::new(
+        redis.clone(),
+        layout.clone(),
+        Arc::clone(&workload),
+        Payloads::of_bus_tap(&FareSetup::hcmc()?)?,
+        boot_epoch(),
+    ));
+    let floor = Arc::new(Floor::new(
+        driver,
+        redis.clone(),
+        master_key(&args.service)?,
+        &workload,
+    ));
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    println!("floor server on http://{} (Ctrl-C stops it)", args.listen);
+    axum::serve(listener, floor::router(floor))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    raw::clear(&redis, &layout).await?;
+    Ok(())
 }
 
 async fn setup_cmd(args: SetupArgs) -> anyhow::Result<()> {

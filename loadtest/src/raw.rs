@@ -214,27 +214,52 @@ impl Worker for RawWorker {
     async fn send(&mut self, index: u64) -> (Outcome, bool) {
         let driver = &self.driver;
         let planned = driver.workload.plan(index);
-        let Some(version) = driver
-            .versions
-            .get(usize::try_from(planned.card).unwrap_or(usize::MAX))
-        else {
-            return (Cow::Borrowed("generator:card"), false);
-        };
         let Some(seq) = driver.seqs.get(planned.terminal_index) else {
             return (Cow::Borrowed("generator:terminal"), false);
         };
         let seq = seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let Ok(account) = AccountId::new(stable_uuid("raw-account", planned.card)) else {
+        driver
+            .commit_tap(
+                &mut self.redis,
+                planned.card,
+                planned.terminal.id.as_str(),
+                driver.boot_epoch,
+                seq,
+            )
+            .await
+    }
+}
+
+impl RawDriver {
+    /// Commits one tap of card `card` from `(terminal, boot_epoch, seq)`:
+    /// the script with the keys and arguments such a tap produces (shared
+    /// with the floor server).
+    pub async fn commit_tap(
+        &self,
+        redis: &mut ConnectionManager,
+        card: u32,
+        terminal: &str,
+        boot_epoch: u32,
+        seq: u64,
+    ) -> (Outcome, bool) {
+        let Some(version) = self
+            .versions
+            .get(usize::try_from(card).unwrap_or(usize::MAX))
+        else {
+            return (Cow::Borrowed("generator:card"), false);
+        };
+        let Ok(account) = AccountId::new(stable_uuid("raw-account", card)) else {
             return (Cow::Borrowed("generator:account"), false);
         };
         let shard = Shard::of_account(account);
-        let key = EventKey::tap(planned.terminal.id.as_str(), driver.boot_epoch, seq);
-        let state_key = driver.layout.state(account);
-        let idempotency_key = driver.layout.idempotency(shard, &key);
-        let stream = driver.layout.stream(shard);
+        let key = EventKey::tap(terminal, boot_epoch, seq);
+        let state_key = self.layout.state(account);
+        let idempotency_key = self.layout.idempotency(shard, &key);
+        let stream = self.layout.stream(shard);
         let hash = RequestHash::of(key.as_str().as_bytes()).to_hex();
         let mut current = version.load(Ordering::Relaxed);
-        // One retry: a conflict only happens if the prefix was not cleared.
+        // One retry: a conflict only happens if the prefix was not cleared
+        // (or, on the floor server, when two taps of a card race).
         for _ in 0..2 {
             let expected = if current == 0 {
                 String::new()
@@ -242,9 +267,9 @@ impl Worker for RawWorker {
                 current.to_string()
             };
             let mut new_state = (current + 1).to_string().into_bytes();
-            new_state.extend_from_slice(&driver.payloads.state_rest);
+            new_state.extend_from_slice(&self.payloads.state_rest);
             let committed = hot::commit(
-                &mut self.redis,
+                redis,
                 CommitKeys {
                     state: &state_key,
                     idempotency: &idempotency_key,
@@ -254,9 +279,9 @@ impl Worker for RawWorker {
                     request_hash: &hash,
                     expected_version: &expected,
                     new_state: &new_state,
-                    reply: &driver.payloads.reply,
+                    reply: &self.payloads.reply,
                     retention_s: IDEMPOTENCY_RETENTION_S,
-                    entry: &driver.payloads.entry,
+                    entry: &self.payloads.entry,
                 },
             )
             .await;

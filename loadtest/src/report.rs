@@ -239,6 +239,12 @@ pub struct Pair {
     pub raw: Report,
     /// service achieved / raw achieved, percent.
     pub ratio_percent: u64,
+    /// The floor server's run between them (`compare --floor-url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<Report>,
+    /// floor achieved / raw achieved, percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor_ratio_percent: Option<u64>,
 }
 
 /// The `compare` report: every pair and the median ratio.
@@ -248,6 +254,9 @@ pub struct Comparison {
     pub pairs: Vec<Pair>,
     /// The median of the pairs' ratios, percent.
     pub median_ratio_percent: u64,
+    /// The median of the pairs' floor/raw ratios, when a floor ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub median_floor_ratio_percent: Option<u64>,
 }
 
 impl Comparison {
@@ -255,9 +264,12 @@ impl Comparison {
     #[must_use]
     pub fn of(pairs: Vec<Pair>) -> Comparison {
         let median_ratio_percent = median(pairs.iter().map(|p| p.ratio_percent).collect());
+        let floors: Vec<u64> = pairs.iter().filter_map(|p| p.floor_ratio_percent).collect();
+        let median_floor_ratio_percent = (!floors.is_empty()).then(|| median(floors));
         Comparison {
             pairs,
             median_ratio_percent,
+            median_floor_ratio_percent,
         }
     }
 }

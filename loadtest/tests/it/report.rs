@@ -141,6 +141,8 @@ fn a_comparison_lists_every_pair_and_the_median_ratio() {
         service: report(Mode::Service, service),
         raw: report(Mode::Raw, raw),
         ratio_percent: ratio_percent(service, raw),
+        floor: None,
+        floor_ratio_percent: None,
     };
     let comparison = Comparison::of(vec![
         pair(18_000, 30_000),
@@ -148,9 +150,33 @@ fn a_comparison_lists_every_pair_and_the_median_ratio() {
         pair(21_000, 30_000),
     ]);
     assert_eq!(comparison.median_ratio_percent, 60);
+    assert_eq!(comparison.median_floor_ratio_percent, None);
     let json = serde_json::to_value(&comparison).expect("serialises");
     assert_eq!(json["pairs"].as_array().map(Vec::len), Some(3));
+    assert!(json.get("median_floor_ratio_percent").is_none());
     assert_eq!(json["pairs"][1]["ratio_percent"], 25);
+    let back: Comparison = serde_json::from_value(json).expect("round trips");
+    assert_eq!(back, comparison);
+}
+
+#[test]
+fn a_comparison_with_a_floor_gives_the_floor_median_too() {
+    let pair = |service, floor, raw| Pair {
+        service: report(Mode::Service, service),
+        raw: report(Mode::Raw, raw),
+        ratio_percent: ratio_percent(service, raw),
+        floor: Some(report(Mode::Service, floor)),
+        floor_ratio_percent: Some(ratio_percent(floor, raw)),
+    };
+    let comparison = Comparison::of(vec![
+        pair(6_000, 9_000, 30_000),
+        pair(5_000, 12_000, 30_000),
+        pair(6_000, 6_000, 30_000),
+    ]);
+    assert_eq!(comparison.median_ratio_percent, 20);
+    assert_eq!(comparison.median_floor_ratio_percent, Some(30));
+    let json = serde_json::to_value(&comparison).expect("serialises");
+    assert_eq!(json["pairs"][1]["floor_ratio_percent"], 40);
     let back: Comparison = serde_json::from_value(json).expect("round trips");
     assert_eq!(back, comparison);
 }
