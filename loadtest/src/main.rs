@@ -118,6 +118,14 @@ struct ServiceArgs {
         default_value = "http://127.0.0.1:8080"
     )]
     base_url: String,
+    #[command(flatten)]
+    keys: KeyArgs,
+}
+
+/// Where the terminal master key comes from (the generator signs with it,
+/// the floor server verifies with it).
+#[derive(Debug, Clone, Args)]
+struct KeyArgs {
     /// The terminal master key, hex (for a remote service); default: read the key store.
     #[arg(long, env = "OT_LOADTEST_MASTER_KEY", hide_env_values = true)]
     master_key_hex: Option<String>,
@@ -126,9 +134,10 @@ struct ServiceArgs {
     key_dir: PathBuf,
 }
 
+/// The Redis every Redis-driving command talks to.
 #[derive(Debug, Clone, Args)]
-struct RawTargetArgs {
-    /// Redis for raw mode.
+struct RedisArgs {
+    /// Redis (raw mode, the floor server, setup's wallets).
     #[arg(
         long,
         env = "OT_REDIS_URL",
@@ -136,6 +145,12 @@ struct RawTargetArgs {
         hide_env_values = true
     )]
     redis_url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+struct RawTargetArgs {
+    #[command(flatten)]
+    redis: RedisArgs,
     /// Key prefix of raw mode's keys (cleared before and after each raw run).
     #[arg(long, default_value = "ot-loadtest-raw")]
     raw_prefix: String,
@@ -163,14 +178,8 @@ struct SetupArgs {
         hide_env_values = true
     )]
     database_url: String,
-    /// Redis, for the wallets' hot state.
-    #[arg(
-        long,
-        env = "OT_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379",
-        hide_env_values = true
-    )]
-    redis_url: String,
+    #[command(flatten)]
+    redis: RedisArgs,
     /// The service's Redis key prefix.
     #[arg(long, env = "OT_REDIS_PREFIX", default_value = DEFAULT_REDIS_PREFIX)]
     redis_prefix: String,
@@ -227,15 +236,9 @@ struct FloorArgs {
     #[arg(long, default_value = "127.0.0.1:8091")]
     listen: std::net::SocketAddr,
     #[command(flatten)]
-    service: ServiceArgs,
-    /// Redis for the floor's commits.
-    #[arg(
-        long,
-        env = "OT_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379",
-        hide_env_values = true
-    )]
-    redis_url: String,
+    keys: KeyArgs,
+    #[command(flatten)]
+    redis: RedisArgs,
     /// Key prefix of the floor's keys (cleared when it starts and stops).
     #[arg(long, default_value = "ot-loadtest-floor")]
     floor_prefix: String,
@@ -374,7 +377,7 @@ fn boot_epoch() -> u32 {
     }
 }
 
-fn master_key(args: &ServiceArgs) -> anyhow::Result<MasterKey> {
+fn master_key(args: &KeyArgs) -> anyhow::Result<MasterKey> {
     let hex_text = match &args.master_key_hex {
         Some(text) => text.clone(),
         None => {
@@ -396,7 +399,7 @@ async fn service_run(
     let driver = Arc::new(ServiceDriver::new(
         target,
         Arc::clone(workload),
-        &master_key(args)?,
+        &master_key(&args.keys)?,
         boot_epoch(),
     ));
     runner::run(&driver, Mode::Service, settings).await
@@ -407,7 +410,7 @@ async fn raw_run(
     workload: &Arc<Workload>,
     settings: RunSettings,
 ) -> anyhow::Result<Report> {
-    let redis = store_redis::connect(&args.redis_url).await?;
+    let redis = store_redis::connect(&args.redis.redis_url).await?;
     let layout = Layout::new(
         KeyPrefix::new(&args.raw_prefix).map_err(|e| anyhow::anyhow!("--raw-prefix: {e}"))?,
     );
@@ -427,7 +430,7 @@ async fn raw_run(
 
 async fn floor_cmd(args: FloorArgs) -> anyhow::Result<()> {
     let workload = args.workload.workload()?;
-    let redis = store_redis::connect(&args.redis_url).await?;
+    let redis = store_redis::connect(&args.redis.redis_url).await?;
     let layout = Layout::new(
         KeyPrefix::new(&args.floor_prefix).map_err(|e| anyhow::anyhow!("--floor-prefix: {e}"))?,
     );
@@ -442,7 +445,7 @@ async fn floor_cmd(args: FloorArgs) -> anyhow::Result<()> {
     let floor = Arc::new(Floor::new(
         driver,
         redis.clone(),
-        master_key(&args.service)?,
+        master_key(&args.keys)?,
         &workload,
     ));
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -466,7 +469,7 @@ async fn setup_cmd(args: SetupArgs) -> anyhow::Result<()> {
     let pool = store_pg::connect(&args.database_url, &store_pg::PoolSettings::default())
         .await
         .context("connecting to Postgres")?;
-    let redis = store_redis::connect(&args.redis_url)
+    let redis = store_redis::connect(&args.redis.redis_url)
         .await
         .context("connecting to Redis")?;
     let layout = Layout::new(
