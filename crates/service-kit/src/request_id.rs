@@ -68,13 +68,11 @@ impl RequestId {
         let bytes = next_random().to_le_bytes();
         let mut random = [0u8; 10];
         random.copy_from_slice(&bytes[..10]);
-        let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
-        let mut text = String::with_capacity(uuid::fmt::Hyphenated::LENGTH);
-        text.push_str(
-            id.hyphenated()
-                .encode_lower(&mut uuid::Uuid::encode_buffer()),
-        );
-        Self(text)
+        Self(
+            uuid::Builder::from_unix_timestamp_millis(millis, &random)
+                .into_uuid()
+                .to_string(),
+        )
     }
 
     /// The caller's id if it sent a valid one, otherwise a fresh one.
@@ -102,7 +100,12 @@ impl RequestId {
 thread_local! {
     /// This thread's generator state: seeded from a system-random UUID the
     /// first time the thread makes an id.
-    static RANDOM_STATE: std::cell::Cell<u128> = std::cell::Cell::new(uuid::Uuid::now_v7().as_u128() ^ uuid::Uuid::now_v7().as_u128().rotate_left(64));
+    static RANDOM_STATE: std::cell::Cell<u128> = std::cell::Cell::new(seed());
+}
+
+/// A thread's first generator state: two system-random UUIDs folded.
+fn seed() -> u128 {
+    uuid::Uuid::now_v7().as_u128() ^ uuid::Uuid::now_v7().as_u128().rotate_left(64)
 }
 
 /// The next 80 bits (as 10 bytes of a `u128`'s low end) of this thread's
