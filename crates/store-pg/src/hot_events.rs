@@ -104,7 +104,9 @@ pub struct Inserted {
     pub events: u64,
 }
 
-/// Writes one ingest batch in one transaction.
+/// Writes one ingest batch in one transaction, and with it, for every day
+/// that received an account event or a deny-with-an-account tap, the time it
+/// did (`transit.day_arrival`, read by settlement's late-day check).
 #[tracing::instrument(skip_all, fields(taps = taps.len(), events = events.len()))]
 pub async fn write_ingest_batch(
     pool: &PgPool,
@@ -115,13 +117,16 @@ pub async fn write_ingest_batch(
 ) -> Result<Inserted, StoreError> {
     let mut tx = pool.begin().await?;
     let mut inserted = Inserted::default();
+    // The days that received a row that can change their settlement: every
+    // inserted event's, and every inserted deny-with-an-account tap's.
+    let mut arrived = std::collections::BTreeSet::new();
     if !events.is_empty() {
         // Columns borrow the rows' text: nothing is copied before encoding.
         let col = |f: for<'r> fn(&'r EventRow) -> Option<&'r str>| {
             events.iter().map(f).collect::<Vec<_>>()
         };
-        inserted.events = sqlx::query(
-            "INSERT INTO rider.account_event (account_id, version, event_key, kind, event_time, \
+        let (count, days): (i64, Vec<NaiveDate>) = sqlx::query_as(
+            "WITH inserted AS (INSERT INTO rider.account_event (account_id, version, event_key, kind, event_time, \
                service_day, route_id, station_id, lot_id, product_id, category_id, top_up_vnd, \
                amount_vnd, balance_vnd, reason, pass_id, fare_product_id, terminal_id, boot_epoch, \
                seq, config_id, decided_at) \
@@ -132,7 +137,8 @@ pub async fn write_ingest_batch(
                unnest($14::bigint[]), unnest($15::text[]), unnest($16::text[]), \
                unnest($17::text[]), unnest($18::text[]), unnest($19::bigint[]), \
                unnest($20::bigint[]), unnest($21::text[]), unnest($22::timestamptz[]) \
-             ON CONFLICT DO NOTHING",
+             ON CONFLICT DO NOTHING RETURNING service_day) \
+             SELECT count(*), COALESCE(array_agg(DISTINCT service_day), '{}') FROM inserted",
         )
         .bind(events.iter().map(|e| e.account_id).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.version).collect::<Vec<_>>())
@@ -166,17 +172,18 @@ pub async fn write_ingest_batch(
                 .collect::<Vec<_>>(),
         )
         .bind(events.iter().map(|e| e.decided_at).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .fetch_one(&mut *tx)
+        .await?;
+        inserted.events = count.unsigned_abs();
+        arrived.extend(days);
     }
     if !taps.is_empty() {
         // Columns borrow the rows' text: nothing is copied before encoding.
         let col =
             |f: for<'r> fn(&'r TapRow) -> Option<&'r str>| taps.iter().map(f).collect::<Vec<_>>();
         let text = |f: for<'r> fn(&'r TapRow) -> &'r str| taps.iter().map(f).collect::<Vec<_>>();
-        inserted.taps = sqlx::query(
-            "INSERT INTO transit.tap (terminal_id, boot_epoch, seq, source, device_time, \
+        let (count, days): (i64, Vec<NaiveDate>) = sqlx::query_as(
+            "WITH inserted AS (INSERT INTO transit.tap (terminal_id, boot_epoch, seq, source, device_time, \
                event_time, service_day, event_kind, route_id, stop_id, station_id, lot_id, gate_id, \
                vehicle_class, operator_id, medium_kind, medium_id, ticket_id, account_id, \
                category_id, decision, reason, ticket_verdict, amount_vnd, balance_vnd, product_id, \
@@ -191,7 +198,11 @@ pub async fn write_ingest_batch(
                unnest($23::text[]), unnest($24::bigint[]), unnest($25::bigint[]), \
                unnest($26::text[]), unnest($27::text[]), unnest($28::bigint[]), \
                unnest($29::text[]), unnest($30::timestamptz[]) \
-             ON CONFLICT DO NOTHING",
+             ON CONFLICT DO NOTHING \
+             RETURNING service_day, decision = 'deny' AND account_id IS NOT NULL AS settles) \
+             SELECT count(*), \
+               COALESCE(array_agg(DISTINCT service_day) FILTER (WHERE settles), '{}') \
+             FROM inserted",
         )
         .bind(text(|t| t.terminal_id.as_str()))
         .bind(taps.iter().map(|t| t.boot_epoch).collect::<Vec<_>>())
@@ -223,9 +234,10 @@ pub async fn write_ingest_batch(
         .bind(taps.iter().map(|t| t.account_version).collect::<Vec<_>>())
         .bind(text(|t| t.config_id.as_str()))
         .bind(taps.iter().map(|t| t.decided_at).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .fetch_one(&mut *tx)
+        .await?;
+        inserted.taps = count.unsigned_abs();
+        arrived.extend(days);
     }
     for letter in dead {
         sqlx::query(
@@ -237,6 +249,20 @@ pub async fn write_ingest_batch(
         .bind(&letter.body)
         .bind(&letter.error)
         .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !arrived.is_empty() {
+        // Last in the transaction, in day order: the row of today is taken
+        // by every batch, so it is locked for as short a time as possible,
+        // and two batches lock their days in the same order.
+        sqlx::query(
+            "INSERT INTO transit.day_arrival (service_day, last_ingested_at) \
+             SELECT day, now() FROM unnest($1::date[]) AS day ORDER BY day \
+             ON CONFLICT (service_day) DO UPDATE SET last_ingested_at = \
+               GREATEST(transit.day_arrival.last_ingested_at, EXCLUDED.last_ingested_at)",
+        )
+        .bind(arrived.into_iter().collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
     }

@@ -646,18 +646,19 @@ impl SettlementStore {
     }
 
     /// The days up to `through` that received events (or gate-accepted
-    /// offline taps) ingested at or after `since`.
+    /// offline taps) ingested at or after `since`, oldest first.
+    ///
+    /// Read from `transit.day_arrival` (one row per day, kept by the
+    /// ingest): asked of the event and tap tables, this read every row
+    /// ingested since — all of today's taps, every ten minutes.
     pub async fn late_days(
         &self,
         since: DateTime<Utc>,
         through: NaiveDate,
     ) -> Result<Vec<NaiveDate>, StoreError> {
         let days = sqlx::query_scalar(
-            "SELECT service_day FROM rider.account_event WHERE ingested_at >= $1 AND service_day <= $2 \
-             UNION \
-             SELECT service_day FROM transit.tap WHERE ingested_at >= $1 AND service_day <= $2 \
-               AND decision = 'deny' AND account_id IS NOT NULL \
-             ORDER BY 1",
+            "SELECT service_day FROM transit.day_arrival \
+             WHERE last_ingested_at >= $1 AND service_day <= $2 ORDER BY service_day",
         )
         .bind(since)
         .bind(through)

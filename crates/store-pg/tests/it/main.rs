@@ -1,12 +1,13 @@
 //! store-pg against a real Postgres: a fresh database per test (test-kit).
 //! Posting and idempotency, two-phase transfers, the schema's constraints
-//! on their own, concurrency on one wallet, the audit, and the media
-//! resolution feed.
+//! on their own, concurrency on one wallet, the audit, the media
+//! resolution feed, and the days ingest batches mark for settlement.
 
 mod audit;
 mod concurrency;
 mod constraints;
 mod fixture;
+mod late_days;
 mod posting;
 mod resolution_feed;
 mod two_phase;
