@@ -1,8 +1,13 @@
-//! Settlement's late-day check reads `transit.day_arrival`, which the ingest
-//! keeps in each batch's transaction (migration 0075): a day is marked by
-//! the account events and deny-with-an-account taps a batch inserts, never
-//! by rows it did not insert (a redelivered batch) nor by taps that cannot
-//! change a settlement.
+//! What settlement reads of what the ingest wrote.
+//!
+//! The late-day check reads `transit.day_arrival`, which the ingest keeps
+//! in each batch's transaction (migration 0075): a day is marked by the
+//! account events and deny-with-an-account taps a batch inserts, never by
+//! rows it did not insert (a redelivered batch) nor by taps that cannot
+//! change a settlement. A day's events are the account events plus the
+//! taps the server denied but the gate accepted offline (gate overrides,
+//! found through `tap_account_day`, which holds denies only: migration
+//! 0076).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use store_pg::hot_events::{EventRow, Inserted, TapRow, write_ingest_batch};
@@ -151,5 +156,79 @@ async fn the_migration_marks_the_days_already_ingested() {
         store.late_days(before, day(9)).await.unwrap(),
         [day(1), day(2)]
     );
+    db.drop_now().await;
+}
+
+async fn journal(pool: &sqlx::PgPool, seq: i64, decided_by: &str, decision: &str) {
+    sqlx::query(
+        "INSERT INTO transit.journal_record (terminal_id, boot_epoch, seq, content_sha256, \
+           record, decided_by, device_time, decision, amount_vnd, deny_list_version, \
+           key_set_version, clock_offset_s, received_at, pricing, priced_at) \
+         VALUES ('bus-0001', 1, $1, $2, '{}', $3, $4, $5, 6000, 1, 1, 0, $4, 'applied', $4)",
+    )
+    .bind(seq)
+    .bind(vec![u8::try_from(seq).unwrap(); 32])
+    .bind(decided_by)
+    .bind(at())
+    .bind(decision)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_days_events_add_the_denies_a_gate_accepted_offline() {
+    let db = test_kit::fresh_database().await;
+    let store = SettlementStore::new(db.pool.clone());
+    sqlx::query(
+        "INSERT INTO transit.terminal (terminal_id, operator_id, mode, route_id, status, \
+           created_at, updated_at) \
+         VALUES ('bus-0001', 'samco', 'bus_validator', '19', 'active', $1, $1)",
+    )
+    .bind(at())
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    // Seq 1: the server denied, the gate had accepted offline — a gate
+    // override. Seq 2: denied by both. Seq 3: accepted online, with its
+    // account event.
+    let taps = [
+        tap(1, day(1), "deny", Some(account())),
+        tap(2, day(1), "deny", Some(account())),
+        TapRow {
+            amount_vnd: 6_000,
+            ..tap(3, day(1), "accept", Some(account()))
+        },
+    ];
+    let bus = EventRow {
+        event_key: "tap:bus-0001:1:3".into(),
+        kind: "bus".into(),
+        route_id: Some("19".into()),
+        category_id: Some("adult".into()),
+        top_up_vnd: None,
+        amount_vnd: -6_000,
+        terminal_id: Some("bus-0001".into()),
+        boot_epoch: Some(1),
+        seq: Some(3),
+        ..event(1, day(1))
+    };
+    write_ingest_batch(&db.pool, &taps, &[bus], &[], at())
+        .await
+        .unwrap();
+    journal(&db.pool, 1, "offline", "accept").await;
+    journal(&db.pool, 2, "offline", "deny").await;
+
+    let events = store.events(day(1), &[account()]).await.unwrap();
+    let read: Vec<(&str, bool)> = events
+        .iter()
+        .map(|e| (e.event_key.as_str(), e.gate_override))
+        .collect();
+    // The account event first (by version), then the override (none).
+    assert_eq!(
+        read,
+        [("tap:bus-0001:1:3", false), ("tap:bus-0001:1:1", true)]
+    );
+    assert_eq!(events[0].operator_id.as_deref(), Some("samco"));
+    assert!(store.events(day(2), &[account()]).await.unwrap().is_empty());
     db.drop_now().await;
 }
