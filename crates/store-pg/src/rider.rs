@@ -411,11 +411,18 @@ impl Riders {
 }
 
 /// A reader's place in the resolution feed (`rider.resolution_change`,
-/// migration 0070): a transaction id below which every transaction had
-/// ended when it was taken. Changes are read from the previous horizon on,
-/// so one committed after a poll is read by the next one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct FeedHorizon(u64);
+/// migration 0070): the snapshot taken before the last poll, as the
+/// transactions it could not see — every id from its `xmax` on, and the
+/// ones in progress below (`xip`, at most one per connection). The next
+/// poll reads the changes of exactly those transactions, so one committed
+/// after a poll is read by the next, and a transaction left open for hours
+/// (a backup, a long report, anywhere on the server) makes no poll read
+/// again what an earlier one read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeedHorizon {
+    xmax: u64,
+    in_progress: Vec<u64>,
+}
 
 /// One entry of the resolution feed: what to forget.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -431,41 +438,62 @@ pub enum ResolutionChange {
     Account(AccountId),
 }
 
-/// The query of [`Riders::resolution_changes`] (`$1`: the horizon as text,
-/// `$2`: the limit).
-pub const RESOLUTION_CHANGES_SQL: &str = "SELECT medium_kind, medium_value, account_id FROM rider.resolution_change \
-     WHERE xid >= $1::text::xid8 ORDER BY xid, change_id LIMIT $2";
+/// The query of [`Riders::resolution_changes`] (`$1`: the horizon's `xmax`
+/// as text, `$2`: its in-progress ids as text, `$3`: the limit). Two
+/// index ranges, each ordered by `xid` so that it stops at the limit, then
+/// merged: an `OR` of the two would read the index from its start.
+pub const RESOLUTION_CHANGES_SQL: &str = "SELECT medium_kind, medium_value, account_id FROM ( \
+       (SELECT medium_kind, medium_value, account_id, xid, change_id \
+        FROM rider.resolution_change WHERE xid >= $1::text::xid8 ORDER BY xid, change_id LIMIT $3) \
+       UNION ALL \
+       (SELECT medium_kind, medium_value, account_id, xid, change_id \
+        FROM rider.resolution_change WHERE xid = ANY($2::text[]::xid8[]) \
+        ORDER BY xid, change_id LIMIT $3) \
+     ) AS unseen ORDER BY xid, change_id LIMIT $3";
 
 impl Riders {
-    /// The feed horizon now: `pg_snapshot_xmin` of the current snapshot.
-    /// Take it *before* reading the changes it will replace (see
-    /// [`FeedHorizon`]).
+    /// The feed horizon now: what the current snapshot cannot see. Take it
+    /// *before* reading the changes it will replace (see [`FeedHorizon`]).
     pub async fn resolution_horizon(&self) -> Result<FeedHorizon, StoreError> {
-        let text: String =
-            sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
-                .fetch_one(&self.pool)
-                .await?;
-        text.parse()
-            .map(FeedHorizon)
-            .map_err(|_| StoreError::Corrupt(format!("snapshot xmin {text:?}")))
+        let (xmax, xip): (String, Vec<String>) = sqlx::query_as(
+            "SELECT pg_snapshot_xmax(s)::text, ARRAY(SELECT pg_snapshot_xip(s)::text) \
+             FROM pg_current_snapshot() AS s",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let id = |text: &str| {
+            text.parse::<u64>()
+                .map_err(|_| StoreError::Corrupt(format!("snapshot transaction id {text:?}")))
+        };
+        Ok(FeedHorizon {
+            xmax: id(&xmax)?,
+            in_progress: xip.iter().map(|x| id(x)).collect::<Result<_, _>>()?,
+        })
     }
 
-    /// The feed's changes written by transactions at or after `since`, by
-    /// transaction then write order, at most `limit` (a reader that gets
-    /// `limit` may have missed some and must forget everything).
+    /// The feed's changes written by the transactions `since` could not
+    /// see, by transaction then write order, at most `limit` (a reader that
+    /// gets `limit` may have missed some and must forget everything).
     ///
-    /// Ordered by `xid` so that the plan is a range scan of the `xid` index
-    /// that stops at `limit` whatever the statistics say: ordered by
+    /// Ordered by `xid` so that the plan is range scans of the `xid` index
+    /// that stop at `limit` whatever the statistics say: ordered by
     /// `change_id`, a table never analyzed (autovacuum off, or a bulk load
     /// since the last analyze) was read whole through the primary key on
     /// every poll — 10 to 17 ms a second with 20,000 riders just created.
     pub async fn resolution_changes(
         &self,
-        since: FeedHorizon,
+        since: &FeedHorizon,
         limit: u32,
     ) -> Result<Vec<ResolutionChange>, StoreError> {
         let rows = sqlx::query(RESOLUTION_CHANGES_SQL)
-            .bind(since.0.to_string())
+            .bind(since.xmax.to_string())
+            .bind(
+                since
+                    .in_progress
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>(),
+            )
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;

@@ -24,8 +24,9 @@
 //! the old value back for good. So a poll that forgets anything bumps an
 //! epoch (under the write half of a lock), and a lookup stores only if the
 //! epoch is the one it saw before its query (under the read half). A change
-//! the poll could not see yet (committed after the poll's snapshot) has a
-//! transaction id at or above the new horizon and is read by the next poll.
+//! the poll could not see yet (committed after the poll's snapshot) belongs
+//! to a transaction the new horizon could not see either, and is read by
+//! the next poll (`store_pg::rider::FeedHorizon`).
 
 use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -82,7 +83,7 @@ struct KnownCategory {
 }
 
 /// Where this instance is in the feed.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct FeedPosition {
     horizon: Option<FeedHorizon>,
     polled_at: Option<Instant>,
@@ -191,7 +192,10 @@ impl MediaCache {
     }
 
     fn position(&self) -> FeedPosition {
-        *self.position.lock().unwrap_or_else(PoisonError::into_inner)
+        self.position
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Remembers what a lookup read, unless a poll forgot something since
@@ -231,7 +235,7 @@ impl MediaCache {
     async fn read_feed(&self, riders: &Riders) -> Result<(), StoreError> {
         let horizon = riders.resolution_horizon().await?;
         let seen = self.position();
-        if let Some(since) = seen.horizon {
+        if let Some(since) = &seen.horizon {
             let changes = riders
                 .resolution_changes(since, MEDIA_FEED_MAX_CHANGES)
                 .await?;
