@@ -155,15 +155,13 @@ impl MediaCache {
     /// by one request at a time; the first read waits for everyone (nothing
     /// may be cached before the feed has a horizon).
     pub(crate) async fn follow_feed(&self, riders: &Riders, poll: Poll) -> Result<(), StoreError> {
-        let seen = self.position();
+        let (polled_at, has_horizon) = self.polled();
         let due = poll == Poll::Now
-            || seen
-                .polled_at
-                .is_none_or(|at| at.elapsed() >= Duration::from_millis(MEDIA_FEED_POLL_MS));
+            || polled_at.is_none_or(|at| at.elapsed() >= Duration::from_millis(MEDIA_FEED_POLL_MS));
         if !due {
             return Ok(());
         }
-        let guard = if seen.horizon.is_none() || poll == Poll::Now {
+        let guard = if !has_horizon || poll == Poll::Now {
             Some(self.poll.lock().await)
         } else {
             self.poll.try_lock().ok()
@@ -171,7 +169,7 @@ impl MediaCache {
         // A poll that finished while we waited answers for us (a forced
         // poll always reads: its caller wants changes made before it).
         if let Some(_guard) = guard
-            && (poll == Poll::Now || self.position().polled_at == seen.polled_at)
+            && (poll == Poll::Now || self.polled().0 == polled_at)
         {
             self.read_feed(riders).await?;
         }
@@ -189,6 +187,13 @@ impl MediaCache {
 
     fn epoch(&self) -> u64 {
         *self.epoch.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// When the feed was last read and whether it has a horizon: what every
+    /// lookup checks, without copying the horizon (its in-progress ids).
+    fn polled(&self) -> (Option<Instant>, bool) {
+        let position = self.position.lock().unwrap_or_else(PoisonError::into_inner);
+        (position.polled_at, position.horizon.is_some())
     }
 
     fn position(&self) -> FeedPosition {
