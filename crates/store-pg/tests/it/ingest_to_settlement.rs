@@ -106,7 +106,7 @@ async fn late_days_are_the_days_a_batch_inserted_settling_rows_for() {
     assert_eq!(again, Inserted::default());
     assert!(store.late_days(after, day(3)).await.unwrap().is_empty());
 
-    // A late event for day 1 marks it again; the mark only moves forward.
+    // A late event for day 1 marks it again (one row per day).
     write_ingest_batch(&db.pool, &[], &[event(2, day(1))], &[], at())
         .await
         .unwrap();
