@@ -3,9 +3,10 @@
 //! snapshots and dead letters.
 //!
 //! Writes are bulk (one `INSERT … SELECT unnest($1), unnest($2), …` per
-//! table, every column sent as one binary array) and idempotent
-//! (`ON CONFLICT DO NOTHING` on the event key), in one transaction per
-//! batch, so the stream is acknowledged only after a batch is durable and a
+//! table, every column sent as one binary array) and idempotent (a batch
+//! that meets an existing key is written again with `ON CONFLICT DO
+//! NOTHING`, see [`write_ingest_batch`]), in one transaction per batch, so
+//! the stream is acknowledged only after a batch is durable and a
 //! redelivered entry is a no-op. The `unnest`s sit in the select list, not
 //! in `FROM UNNEST(…)`: Postgres then walks the arrays in step row by row
 //! instead of first copying them into a tuple store, which cost more
@@ -107,6 +108,16 @@ pub struct Inserted {
 /// Writes one ingest batch in one transaction, and with it, for every day
 /// that received an account event or a deny-with-an-account tap, the time it
 /// did (`transit.day_arrival`, read by settlement's late-day check).
+///
+/// A batch is first written with plain `INSERT`s: a row that exists
+/// already (a redelivery after a crash, or another instance's ingest of the
+/// same entry) fails the transaction with a unique violation, which rolls
+/// back everything, and the batch is then written again with `ON CONFLICT DO
+/// NOTHING`, which skips the rows that exist. The first attempt is the
+/// steady state and the cheaper one: `ON CONFLICT` makes Postgres probe
+/// every unique index of the table for every row before inserting it (a
+/// second descent of each B-tree, `ExecCheckIndexConstraints`), which was a
+/// third of Postgres's CPU at 10,000 taps/s (BENCHMARKS.md, "session 6").
 #[tracing::instrument(skip_all, fields(taps = taps.len(), events = events.len()))]
 pub async fn write_ingest_batch(
     pool: &PgPool,
@@ -115,6 +126,104 @@ pub async fn write_ingest_batch(
     dead: &[DeadLetter],
     now: DateTime<Utc>,
 ) -> Result<Inserted, StoreError> {
+    match write_batch(pool, taps, events, dead, now, Existing::Fail).await {
+        Err(error) if is_duplicate(&error) => {
+            write_batch(pool, taps, events, dead, now, Existing::Skip)
+                .await
+                .map_err(StoreError::from)
+        }
+        other => other.map_err(StoreError::from),
+    }
+}
+
+/// What an ingest insert does with a row whose key exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Existing {
+    /// Fail the statement (no `ON CONFLICT`: no probe before each insert).
+    Fail,
+    /// Skip the row (`ON CONFLICT DO NOTHING`).
+    Skip,
+}
+
+fn is_duplicate(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|db| db.code().as_deref() == Some(crate::error::sqlstate::UNIQUE_VIOLATION))
+}
+
+/// The insert of an ingest batch's account events.
+const INSERT_EVENTS: &str = "WITH inserted AS (INSERT INTO rider.account_event (account_id, version, event_key, kind, event_time, \
+       service_day, route_id, station_id, lot_id, product_id, category_id, top_up_vnd, \
+       amount_vnd, balance_vnd, reason, pass_id, fare_product_id, terminal_id, boot_epoch, \
+       seq, config_id, decided_at) \
+     SELECT unnest($1::uuid[]), unnest($2::bigint[]), unnest($3::text[]), \
+       unnest($4::text[]), unnest($5::timestamptz[]), unnest($6::date[]), \
+       unnest($7::text[]), unnest($8::text[]), unnest($9::text[]), unnest($10::text[]), \
+       unnest($11::text[]), unnest($12::bigint[]), unnest($13::bigint[]), \
+       unnest($14::bigint[]), unnest($15::text[]), unnest($16::text[]), \
+       unnest($17::text[]), unnest($18::text[]), unnest($19::bigint[]), \
+       unnest($20::bigint[]), unnest($21::text[]), unnest($22::timestamptz[]) \
+     {on_conflict} RETURNING service_day) \
+     SELECT count(*), COALESCE(array_agg(DISTINCT service_day), '{}') FROM inserted";
+
+/// The insert of an ingest batch's taps.
+const INSERT_TAPS: &str = "WITH inserted AS (INSERT INTO transit.tap (terminal_id, boot_epoch, seq, source, device_time, \
+       event_time, service_day, event_kind, route_id, stop_id, station_id, lot_id, gate_id, \
+       vehicle_class, operator_id, medium_kind, medium_id, ticket_id, account_id, \
+       category_id, decision, reason, ticket_verdict, amount_vnd, balance_vnd, product_id, \
+       fare_product_id, account_version, config_id, decided_at) \
+     SELECT unnest($1::text[]), unnest($2::bigint[]), unnest($3::bigint[]), \
+       unnest($4::text[]), unnest($5::timestamptz[]), unnest($6::timestamptz[]), \
+       unnest($7::date[]), unnest($8::text[]), unnest($9::text[]), unnest($10::text[]), \
+       unnest($11::text[]), unnest($12::text[]), unnest($13::text[]), \
+       unnest($14::text[]), unnest($15::text[]), unnest($16::text[]), \
+       unnest($17::uuid[]), unnest($18::bytea[]), unnest($19::uuid[]), \
+       unnest($20::text[]), unnest($21::text[]), unnest($22::text[]), \
+       unnest($23::text[]), unnest($24::bigint[]), unnest($25::bigint[]), \
+       unnest($26::text[]), unnest($27::text[]), unnest($28::bigint[]), \
+       unnest($29::text[]), unnest($30::timestamptz[]) \
+     {on_conflict} \
+     RETURNING service_day, decision = 'deny' AND account_id IS NOT NULL AS settles) \
+     SELECT count(*), \
+       COALESCE(array_agg(DISTINCT service_day) FILTER (WHERE settles), '{}') \
+     FROM inserted";
+
+/// The statements of one mode, built once (sqlx prepares each text once
+/// per connection).
+struct Statements {
+    events: String,
+    taps: String,
+}
+
+fn statements(existing: Existing) -> &'static Statements {
+    static FAIL: std::sync::LazyLock<Statements> =
+        std::sync::LazyLock::new(|| Statements::with(""));
+    static SKIP: std::sync::LazyLock<Statements> =
+        std::sync::LazyLock::new(|| Statements::with("ON CONFLICT DO NOTHING"));
+    match existing {
+        Existing::Fail => &FAIL,
+        Existing::Skip => &SKIP,
+    }
+}
+
+impl Statements {
+    fn with(on_conflict: &str) -> Statements {
+        Statements {
+            events: INSERT_EVENTS.replace("{on_conflict}", on_conflict),
+            taps: INSERT_TAPS.replace("{on_conflict}", on_conflict),
+        }
+    }
+}
+
+async fn write_batch(
+    pool: &PgPool,
+    taps: &[TapRow],
+    events: &[EventRow],
+    dead: &[DeadLetter],
+    now: DateTime<Utc>,
+    existing: Existing,
+) -> Result<Inserted, sqlx::Error> {
+    let sql = statements(existing);
     let mut tx = pool.begin().await?;
     let mut inserted = Inserted::default();
     // The days that received a row that can change their settlement: every
@@ -125,55 +234,41 @@ pub async fn write_ingest_batch(
         let col = |f: for<'r> fn(&'r EventRow) -> Option<&'r str>| {
             events.iter().map(f).collect::<Vec<_>>()
         };
-        let (count, days): (i64, Vec<NaiveDate>) = sqlx::query_as(
-            "WITH inserted AS (INSERT INTO rider.account_event (account_id, version, event_key, kind, event_time, \
-               service_day, route_id, station_id, lot_id, product_id, category_id, top_up_vnd, \
-               amount_vnd, balance_vnd, reason, pass_id, fare_product_id, terminal_id, boot_epoch, \
-               seq, config_id, decided_at) \
-             SELECT unnest($1::uuid[]), unnest($2::bigint[]), unnest($3::text[]), \
-               unnest($4::text[]), unnest($5::timestamptz[]), unnest($6::date[]), \
-               unnest($7::text[]), unnest($8::text[]), unnest($9::text[]), unnest($10::text[]), \
-               unnest($11::text[]), unnest($12::bigint[]), unnest($13::bigint[]), \
-               unnest($14::bigint[]), unnest($15::text[]), unnest($16::text[]), \
-               unnest($17::text[]), unnest($18::text[]), unnest($19::bigint[]), \
-               unnest($20::bigint[]), unnest($21::text[]), unnest($22::timestamptz[]) \
-             ON CONFLICT DO NOTHING RETURNING service_day) \
-             SELECT count(*), COALESCE(array_agg(DISTINCT service_day), '{}') FROM inserted",
-        )
-        .bind(events.iter().map(|e| e.account_id).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.version).collect::<Vec<_>>())
-        .bind(
-            events
-                .iter()
-                .map(|e| e.event_key.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.event_time).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.service_day).collect::<Vec<_>>())
-        .bind(col(|e| e.route_id.as_deref()))
-        .bind(col(|e| e.station_id.as_deref()))
-        .bind(col(|e| e.lot_id.as_deref()))
-        .bind(col(|e| e.product_id.as_deref()))
-        .bind(col(|e| e.category_id.as_deref()))
-        .bind(events.iter().map(|e| e.top_up_vnd).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.amount_vnd).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.balance_vnd).collect::<Vec<_>>())
-        .bind(col(|e| e.reason.as_deref()))
-        .bind(col(|e| e.pass_id.as_deref()))
-        .bind(col(|e| e.fare_product_id.as_deref()))
-        .bind(col(|e| e.terminal_id.as_deref()))
-        .bind(events.iter().map(|e| e.boot_epoch).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.seq).collect::<Vec<_>>())
-        .bind(
-            events
-                .iter()
-                .map(|e| e.config_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(events.iter().map(|e| e.decided_at).collect::<Vec<_>>())
-        .fetch_one(&mut *tx)
-        .await?;
+        let (count, days): (i64, Vec<NaiveDate>) = sqlx::query_as(&sql.events)
+            .bind(events.iter().map(|e| e.account_id).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.version).collect::<Vec<_>>())
+            .bind(
+                events
+                    .iter()
+                    .map(|e| e.event_key.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.event_time).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.service_day).collect::<Vec<_>>())
+            .bind(col(|e| e.route_id.as_deref()))
+            .bind(col(|e| e.station_id.as_deref()))
+            .bind(col(|e| e.lot_id.as_deref()))
+            .bind(col(|e| e.product_id.as_deref()))
+            .bind(col(|e| e.category_id.as_deref()))
+            .bind(events.iter().map(|e| e.top_up_vnd).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.amount_vnd).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.balance_vnd).collect::<Vec<_>>())
+            .bind(col(|e| e.reason.as_deref()))
+            .bind(col(|e| e.pass_id.as_deref()))
+            .bind(col(|e| e.fare_product_id.as_deref()))
+            .bind(col(|e| e.terminal_id.as_deref()))
+            .bind(events.iter().map(|e| e.boot_epoch).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.seq).collect::<Vec<_>>())
+            .bind(
+                events
+                    .iter()
+                    .map(|e| e.config_id.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(events.iter().map(|e| e.decided_at).collect::<Vec<_>>())
+            .fetch_one(&mut *tx)
+            .await?;
         inserted.events = count.unsigned_abs();
         arrived.extend(days);
     }
@@ -182,60 +277,43 @@ pub async fn write_ingest_batch(
         let col =
             |f: for<'r> fn(&'r TapRow) -> Option<&'r str>| taps.iter().map(f).collect::<Vec<_>>();
         let text = |f: for<'r> fn(&'r TapRow) -> &'r str| taps.iter().map(f).collect::<Vec<_>>();
-        let (count, days): (i64, Vec<NaiveDate>) = sqlx::query_as(
-            "WITH inserted AS (INSERT INTO transit.tap (terminal_id, boot_epoch, seq, source, device_time, \
-               event_time, service_day, event_kind, route_id, stop_id, station_id, lot_id, gate_id, \
-               vehicle_class, operator_id, medium_kind, medium_id, ticket_id, account_id, \
-               category_id, decision, reason, ticket_verdict, amount_vnd, balance_vnd, product_id, \
-               fare_product_id, account_version, config_id, decided_at) \
-             SELECT unnest($1::text[]), unnest($2::bigint[]), unnest($3::bigint[]), \
-               unnest($4::text[]), unnest($5::timestamptz[]), unnest($6::timestamptz[]), \
-               unnest($7::date[]), unnest($8::text[]), unnest($9::text[]), unnest($10::text[]), \
-               unnest($11::text[]), unnest($12::text[]), unnest($13::text[]), \
-               unnest($14::text[]), unnest($15::text[]), unnest($16::text[]), \
-               unnest($17::uuid[]), unnest($18::bytea[]), unnest($19::uuid[]), \
-               unnest($20::text[]), unnest($21::text[]), unnest($22::text[]), \
-               unnest($23::text[]), unnest($24::bigint[]), unnest($25::bigint[]), \
-               unnest($26::text[]), unnest($27::text[]), unnest($28::bigint[]), \
-               unnest($29::text[]), unnest($30::timestamptz[]) \
-             ON CONFLICT DO NOTHING \
-             RETURNING service_day, decision = 'deny' AND account_id IS NOT NULL AS settles) \
-             SELECT count(*), \
-               COALESCE(array_agg(DISTINCT service_day) FILTER (WHERE settles), '{}') \
-             FROM inserted",
-        )
-        .bind(text(|t| t.terminal_id.as_str()))
-        .bind(taps.iter().map(|t| t.boot_epoch).collect::<Vec<_>>())
-        .bind(taps.iter().map(|t| t.seq).collect::<Vec<_>>())
-        .bind(text(|t| t.source.as_str()))
-        .bind(taps.iter().map(|t| t.device_time).collect::<Vec<_>>())
-        .bind(taps.iter().map(|t| t.event_time).collect::<Vec<_>>())
-        .bind(taps.iter().map(|t| t.service_day).collect::<Vec<_>>())
-        .bind(text(|t| t.event_kind.as_str()))
-        .bind(col(|t| t.route_id.as_deref()))
-        .bind(col(|t| t.stop_id.as_deref()))
-        .bind(col(|t| t.station_id.as_deref()))
-        .bind(col(|t| t.lot_id.as_deref()))
-        .bind(col(|t| t.gate_id.as_deref()))
-        .bind(col(|t| t.vehicle_class.as_deref()))
-        .bind(text(|t| t.operator_id.as_str()))
-        .bind(text(|t| t.medium_kind.as_str()))
-        .bind(taps.iter().map(|t| t.medium_id).collect::<Vec<_>>())
-        .bind(taps.iter().map(|t| t.ticket_id.as_deref()).collect::<Vec<_>>())
-        .bind(taps.iter().map(|t| t.account_id).collect::<Vec<_>>())
-        .bind(col(|t| t.category_id.as_deref()))
-        .bind(text(|t| t.decision.as_str()))
-        .bind(col(|t| t.reason.as_deref()))
-        .bind(col(|t| t.ticket_verdict.as_deref()))
-        .bind(taps.iter().map(|t| t.amount_vnd).collect::<Vec<_>>())
-        .bind(taps.iter().map(|t| t.balance_vnd).collect::<Vec<_>>())
-        .bind(col(|t| t.product_id.as_deref()))
-        .bind(col(|t| t.fare_product_id.as_deref()))
-        .bind(taps.iter().map(|t| t.account_version).collect::<Vec<_>>())
-        .bind(text(|t| t.config_id.as_str()))
-        .bind(taps.iter().map(|t| t.decided_at).collect::<Vec<_>>())
-        .fetch_one(&mut *tx)
-        .await?;
+        let (count, days): (i64, Vec<NaiveDate>) = sqlx::query_as(&sql.taps)
+            .bind(text(|t| t.terminal_id.as_str()))
+            .bind(taps.iter().map(|t| t.boot_epoch).collect::<Vec<_>>())
+            .bind(taps.iter().map(|t| t.seq).collect::<Vec<_>>())
+            .bind(text(|t| t.source.as_str()))
+            .bind(taps.iter().map(|t| t.device_time).collect::<Vec<_>>())
+            .bind(taps.iter().map(|t| t.event_time).collect::<Vec<_>>())
+            .bind(taps.iter().map(|t| t.service_day).collect::<Vec<_>>())
+            .bind(text(|t| t.event_kind.as_str()))
+            .bind(col(|t| t.route_id.as_deref()))
+            .bind(col(|t| t.stop_id.as_deref()))
+            .bind(col(|t| t.station_id.as_deref()))
+            .bind(col(|t| t.lot_id.as_deref()))
+            .bind(col(|t| t.gate_id.as_deref()))
+            .bind(col(|t| t.vehicle_class.as_deref()))
+            .bind(text(|t| t.operator_id.as_str()))
+            .bind(text(|t| t.medium_kind.as_str()))
+            .bind(taps.iter().map(|t| t.medium_id).collect::<Vec<_>>())
+            .bind(
+                taps.iter()
+                    .map(|t| t.ticket_id.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(taps.iter().map(|t| t.account_id).collect::<Vec<_>>())
+            .bind(col(|t| t.category_id.as_deref()))
+            .bind(text(|t| t.decision.as_str()))
+            .bind(col(|t| t.reason.as_deref()))
+            .bind(col(|t| t.ticket_verdict.as_deref()))
+            .bind(taps.iter().map(|t| t.amount_vnd).collect::<Vec<_>>())
+            .bind(taps.iter().map(|t| t.balance_vnd).collect::<Vec<_>>())
+            .bind(col(|t| t.product_id.as_deref()))
+            .bind(col(|t| t.fare_product_id.as_deref()))
+            .bind(taps.iter().map(|t| t.account_version).collect::<Vec<_>>())
+            .bind(text(|t| t.config_id.as_str()))
+            .bind(taps.iter().map(|t| t.decided_at).collect::<Vec<_>>())
+            .fetch_one(&mut *tx)
+            .await?;
         inserted.taps = count.unsigned_abs();
         arrived.extend(days);
     }

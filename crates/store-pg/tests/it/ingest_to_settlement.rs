@@ -119,6 +119,51 @@ async fn late_days_are_the_days_a_batch_inserted_settling_rows_for() {
     db.drop_now().await;
 }
 
+/// A batch that holds rows already written (a redelivery that overlaps new
+/// entries) is first refused by the plain inserts, then written again
+/// skipping what exists: exactly the new rows are inserted, and exactly
+/// their days are marked.
+#[tokio::test]
+async fn a_batch_that_overlaps_written_rows_inserts_only_the_new_ones() {
+    let db = test_kit::fresh_database().await;
+    let store = SettlementStore::new(db.pool.clone());
+    write_ingest_batch(
+        &db.pool,
+        &[tap(1, day(1), "accept", Some(account()))],
+        &[event(1, day(1))],
+        &[],
+        at(),
+    )
+    .await
+    .unwrap();
+    let after = clock(&db.pool).await;
+
+    // The written rows first and last, new ones between, in both tables.
+    let taps = [
+        tap(1, day(1), "accept", Some(account())),
+        tap(2, day(2), "deny", Some(account())),
+        tap(3, day(2), "accept", Some(account())),
+    ];
+    let events = [event(2, day(3)), event(1, day(1))];
+    let inserted = write_ingest_batch(&db.pool, &taps, &events, &[], at())
+        .await
+        .unwrap();
+    assert_eq!(inserted, Inserted { taps: 2, events: 1 });
+    assert_eq!(
+        store.late_days(after, day(3)).await.unwrap(),
+        [day(2), day(3)],
+        "the new deny-with-an-account tap's day and the new event's day, not day 1"
+    );
+    let (taps_stored, events_stored): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM transit.tap), (SELECT count(*) FROM rider.account_event)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!((taps_stored, events_stored), (3, 2));
+    db.drop_now().await;
+}
+
 /// Rows that were there before migration 0075 mark their days too: the
 /// migration fills the table from the event and tap tables.
 #[tokio::test]
