@@ -20,7 +20,9 @@ use anyhow::Context;
 use chrono::{DateTime, TimeZone, Utc};
 use fares::engine::{AccountState, Event, EventKind};
 use ledger::{AccountId, Money};
-use projection::record::{RecordedEvent, Reply, StreamEntry, TapContext, TapSource, encode_state};
+use projection::record::{
+    RecordedEvent, Reply, StreamEntry, StreamEntryRef, TapContext, TapSource, encode_state,
+};
 use projection::{EventKey, FareSetup, IDEMPOTENCY_RETENTION_S, Layout, RequestHash, Shard};
 use store_redis::ConnectionManager;
 use store_redis::hot::{self, CommitArgs, CommitKeys, Committed};
@@ -119,7 +121,7 @@ impl Payloads {
         Ok(Payloads {
             state_rest: state.get(bar..).unwrap_or_default().to_vec(),
             reply: serde_json::to_vec(&reply)?,
-            entry: serde_json::to_vec(&entry)?,
+            entry: projection::entry::encode(&StreamEntryRef::of(&entry)),
         })
     }
 }

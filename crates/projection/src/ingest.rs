@@ -347,7 +347,7 @@ impl Ingest {
         let mut events = Vec::new();
         let mut dead = Vec::new();
         for entry in &entries {
-            match serde_json::from_slice::<StreamEntry>(&entry.data)
+            match crate::entry::decode(&entry.data)
                 .map_err(|e| e.to_string())
                 .and_then(|decoded| rows_of(&decoded))
             {
@@ -358,7 +358,7 @@ impl Ingest {
                 Err(error) => dead.push(DeadLetter {
                     stream: entry.stream.clone(),
                     entry_id: entry.id.clone(),
-                    body: String::from_utf8_lossy(&entry.data).into_owned(),
+                    body: dead_body(&entry.data),
                     error,
                 }),
             }
@@ -401,6 +401,15 @@ impl Ingest {
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
         }
         Ok(())
+    }
+}
+
+/// A dead entry's body as text: as is when it is UTF-8 (a JSON entry), else
+/// `hex:` and its bytes in hex (a binary entry), so nothing is lost.
+fn dead_body(data: &[u8]) -> String {
+    match std::str::from_utf8(data) {
+        Ok(text) => text.to_owned(),
+        Err(_) => format!("hex:{}", hex::encode(data)),
     }
 }
 

@@ -7,13 +7,14 @@
 //!   commit: one Lua script (store_redis::hot): idempotency on the key, CAS on the
 //!           state version, write the state, XADD the entry to the shard stream
 //!   version conflict → re-price with the state the script returned (bounded)
-//! ingest::Ingest: shard streams ──XREADGROUP──▶ Postgres (unnest, ON CONFLICT DO NOTHING) ──▶ XACK
+//! ingest::Ingest: shard streams ──XREADGROUP──▶ Postgres (unnest; a redelivery skips what exists) ──▶ XACK
 //! ```
 //!
 //! Map:
 //! - [`keys`]: virtual shards, the Redis key layout, [`EventKey`], [`RequestHash`].
 //! - [`setup`]: [`FareSetup`] — the engine and the fingerprint of its configuration.
 //! - [`record`]: stored state values, replies, stream entries, recorded events.
+//! - [`entry`]: the stream entry's compact binary wire form (JSON read too).
 //! - [`project`]: [`Projection`] — `apply`, `record_unpriced`, `rebuild`.
 //! - [`ingest`]: the stream ingest worker.
 //! - [`funding`]: fund a wallet (ledger transfer + top-up event), for tests and tools.
@@ -37,6 +38,7 @@
 //! keys; this crate prices, commits and records them.
 
 pub mod cache;
+pub mod entry;
 pub mod funding;
 pub mod ingest;
 pub mod keys;

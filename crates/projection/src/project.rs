@@ -24,8 +24,7 @@ use crate::ProjectionError;
 use crate::cache::Cache;
 use crate::keys::{EventKey, Layout, RequestHash, Shard};
 use crate::record::{
-    RecordedEvent, RecordedKind, Reply, StreamEntry, StreamEntryRef, TapContext, decode_state,
-    encode_state,
+    RecordedEvent, RecordedKind, Reply, StreamEntryRef, TapContext, decode_state, encode_state,
 };
 use crate::setup::FareSetup;
 
@@ -204,7 +203,7 @@ impl Projection {
             let changed = decided.outcome.decision == Decision::Accept
                 && decided.state.version != current.state.version;
             let reply = Reply::of_outcome(engine, &decided.outcome, decided.state.version);
-            let entry = serde_json::to_vec(&StreamEntryRef {
+            let entry = crate::entry::encode(&StreamEntryRef {
                 key: change.key.as_str(),
                 account_id: Some(account.as_uuid()),
                 changed,
@@ -213,8 +212,7 @@ impl Projection {
                 tap: change.tap.as_ref(),
                 config_id: setup.config_id().as_str(),
                 decided_at_ms: change.now.timestamp_millis(),
-            })
-            .map_err(|e| ProjectionError::Corrupt(e.to_string()))?;
+            });
             let reply_bytes =
                 serde_json::to_vec(&reply).map_err(|e| ProjectionError::Corrupt(e.to_string()))?;
             let new_state = if changed {
@@ -295,18 +293,16 @@ impl Projection {
         now: DateTime<Utc>,
     ) -> Result<Applied, ProjectionError> {
         let shard = Shard::of_key(key);
-        let entry = StreamEntry {
-            key: key.as_str().to_owned(),
+        let entry = crate::entry::encode(&StreamEntryRef {
+            key: key.as_str(),
             account_id: None,
             changed: false,
             event: None,
-            reply: reply.clone(),
-            tap,
-            config_id: self.inner.setup.config_id().as_str().to_owned(),
+            reply: &reply,
+            tap: tap.as_ref(),
+            config_id: self.inner.setup.config_id().as_str(),
             decided_at_ms: now.timestamp_millis(),
-        };
-        let entry =
-            serde_json::to_vec(&entry).map_err(|e| ProjectionError::Corrupt(e.to_string()))?;
+        });
         let reply_bytes =
             serde_json::to_vec(&reply).map_err(|e| ProjectionError::Corrupt(e.to_string()))?;
         let mut redis = self.inner.redis.clone();

@@ -123,6 +123,84 @@ async fn a_restarted_ingest_reclaims_what_a_dead_one_left() {
     rig.db.drop_now().await;
 }
 
+/// One entry of an `XRANGE` reply: its id and its fields.
+type StreamRange = (String, Vec<(String, Vec<u8>)>);
+
+/// Entries are binary since session 6 (`projection::entry`): an entry left
+/// in a stream as JSON by an earlier build is still ingested, and one that
+/// decodes as neither is dead-lettered with its bytes (hex), while the rest
+/// of its batch is written.
+#[tokio::test]
+async fn json_entries_of_an_earlier_build_are_ingested_and_damaged_ones_dead_lettered() {
+    let rig = Rig::new().await;
+    rig.bus("bus-a", "19").await;
+    rig.rider(CARD, 30_000).await;
+    let (status, _) = tap(
+        &rig,
+        &rig.router,
+        "bus-a",
+        &card_tap("bus-a", 1, bus("19"), CARD),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // The tap's entry, as this build wrote it, re-written as JSON for a
+    // second tap of the same terminal (what an earlier build appended).
+    let mut redis = rig.redis.clone();
+    let mut written = None;
+    for stream in rig.layout.streams() {
+        let found: Vec<StreamRange> = redis::cmd("XRANGE")
+            .arg(&stream)
+            .arg("-")
+            .arg("+")
+            .query_async(&mut redis)
+            .await
+            .expect("xrange");
+        for (_, fields) in found {
+            let entry = projection::entry::decode(&fields[0].1).expect("a binary entry decodes");
+            if entry.tap.is_some() {
+                written = Some((stream.clone(), entry));
+            }
+        }
+    }
+    let (stream, mut entry) = written.expect("the tap's entry");
+    let tap_context = entry.tap.as_mut().expect("tap");
+    tap_context.seq = 2;
+    entry.key = format!("tap:bus-a:{}:2", tap_context.boot_epoch);
+    entry.account_id = None;
+    entry.changed = false;
+    entry.event = None;
+    let json = serde_json::to_vec(&entry).expect("json");
+    for data in [json, vec![projection::entry::FORMAT_V1, 0xff]] {
+        let _: String = redis::cmd("XADD")
+            .arg(&stream)
+            .arg("*")
+            .arg("d")
+            .arg(data)
+            .query_async(&mut redis)
+            .await
+            .expect("xadd");
+    }
+    let report = rig
+        .ingest("after-upgrade")
+        .await
+        .drain()
+        .await
+        .expect("drain");
+    assert_eq!(report.dead, 1);
+    assert_eq!(
+        rig.count("SELECT count(*) FROM transit.tap WHERE terminal_id = 'bus-a'")
+            .await,
+        2,
+        "the binary entry's tap and the JSON entry's tap"
+    );
+    let body: String = sqlx::query_scalar("SELECT body FROM transit.ingest_dead_letter")
+        .fetch_one(&rig.db.pool)
+        .await
+        .expect("the dead letter");
+    assert_eq!(body, "hex:01ff");
+    rig.db.drop_now().await;
+}
+
 fn record(seq: u64, decided_by: &str, device_time_s: i64, event: Value) -> Value {
     json!({
         "seq": seq, "device_time_s": device_time_s, "event": event,
