@@ -17,22 +17,24 @@
 //!
 //! State values are `<version>|<rest>`: the script compares the text before
 //! the first `|` with the expected version, so it never parses a state.
-//! `redis::Script` sends `EVALSHA` and reloads the script on `NOSCRIPT`
-//! (after a restart, failover or `SCRIPT FLUSH`).
+//! Each call is one `EVALSHA`, its keys and arguments written once into the
+//! command (`redis::Script`'s invocation copies each into a vector of its
+//! own first, then into the command: a dozen allocations and two copies of
+//! the stream entry per tap). On `NOSCRIPT` (after a restart, failover or
+//! `SCRIPT FLUSH`) the script is loaded and the same command sent again.
 
 use std::sync::LazyLock;
 
 use redis::aio::ConnectionLike;
-use redis::{Script, Value};
+use redis::{ErrorKind, Script, ServerErrorKind, Value};
 
 use crate::connection::StoreError;
 
 /// Hex digits of a request hash (SHA-256): the prefix of every stored reply.
 pub const REQUEST_HASH_HEX_LEN: usize = 64;
 
-static COMMIT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
+/// The commit script's text.
+const COMMIT_CODE: &str = r"
 local prev = redis.call('GET', KEYS[2])
 if prev then
   if string.sub(prev, 1, 64) == ARGV[1] then
@@ -55,13 +57,12 @@ end
 redis.call('SET', KEYS[2], ARGV[1] .. ARGV[4], 'EX', ARGV[5])
 local id = redis.call('XADD', KEYS[3], '*', 'd', ARGV[6])
 return {0, id}
-",
-    )
-});
+";
 
-static RECORD: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
+static COMMIT: LazyLock<Script> = LazyLock::new(|| Script::new(COMMIT_CODE));
+
+/// The record script's text.
+const RECORD_CODE: &str = r"
 local prev = redis.call('GET', KEYS[1])
 if prev then
   if string.sub(prev, 1, 64) == ARGV[1] then
@@ -72,9 +73,9 @@ end
 redis.call('SET', KEYS[1], ARGV[1] .. ARGV[2], 'EX', ARGV[3])
 local id = redis.call('XADD', KEYS[2], '*', 'd', ARGV[4])
 return {0, id}
-",
-    )
-});
+";
+
+static RECORD: LazyLock<Script> = LazyLock::new(|| Script::new(RECORD_CODE));
 
 /// The keys of one commit; all share one hash tag (the account's shard).
 #[derive(Clone, Copy, Debug)]
@@ -147,6 +148,42 @@ fn parse(value: Value) -> Result<Committed, StoreError> {
     }
 }
 
+/// `EVALSHA` of `script` (whose text is `code`) with `keys` and `args`,
+/// each written once into the command; on `NOSCRIPT`, `SCRIPT LOAD` and the
+/// same command again.
+async fn evalsha(
+    connection: &mut impl ConnectionLike,
+    script: &Script,
+    code: &str,
+    keys: &[&[u8]],
+    args: &[&[u8]],
+) -> Result<Value, StoreError> {
+    let data: usize = keys.iter().chain(args).map(|a| a.len()).sum();
+    let mut command = redis::Cmd::with_capacity(3 + keys.len() + args.len(), data + 64);
+    command
+        .arg("EVALSHA")
+        .arg(script.get_hash())
+        .arg(keys.len());
+    for item in keys.iter().chain(args) {
+        command.arg(*item);
+    }
+    match command.query_async(connection).await {
+        Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+            let _hash: String = redis::cmd("SCRIPT")
+                .arg("LOAD")
+                .arg(code)
+                .query_async(connection)
+                .await
+                .map_err(StoreError::Command)?;
+            command
+                .query_async(connection)
+                .await
+                .map_err(StoreError::Command)
+        }
+        other => other.map_err(StoreError::Command),
+    }
+}
+
 /// Runs the commit script (see the module docs).
 ///
 /// # Errors
@@ -157,19 +194,26 @@ pub async fn commit(
     keys: CommitKeys<'_>,
     args: CommitArgs<'_>,
 ) -> Result<Committed, StoreError> {
-    let value: Value = COMMIT
-        .key(keys.state)
-        .key(keys.idempotency)
-        .key(keys.stream)
-        .arg(args.request_hash)
-        .arg(args.expected_version)
-        .arg(args.new_state)
-        .arg(args.reply)
-        .arg(args.retention_s)
-        .arg(args.entry)
-        .invoke_async(connection)
-        .await
-        .map_err(StoreError::Command)?;
+    let retention = args.retention_s.to_string();
+    let value = evalsha(
+        connection,
+        &COMMIT,
+        COMMIT_CODE,
+        &[
+            keys.state.as_bytes(),
+            keys.idempotency.as_bytes(),
+            keys.stream.as_bytes(),
+        ],
+        &[
+            args.request_hash.as_bytes(),
+            args.expected_version.as_bytes(),
+            args.new_state,
+            args.reply,
+            retention.as_bytes(),
+            args.entry,
+        ],
+    )
+    .await?;
     parse(value)
 }
 
@@ -187,15 +231,14 @@ pub async fn record(
     retention_s: u64,
     entry: &[u8],
 ) -> Result<Committed, StoreError> {
-    let value: Value = RECORD
-        .key(idempotency_key)
-        .key(stream)
-        .arg(request_hash)
-        .arg(reply)
-        .arg(retention_s)
-        .arg(entry)
-        .invoke_async(connection)
-        .await
-        .map_err(StoreError::Command)?;
+    let retention = retention_s.to_string();
+    let value = evalsha(
+        connection,
+        &RECORD,
+        RECORD_CODE,
+        &[idempotency_key.as_bytes(), stream.as_bytes()],
+        &[request_hash.as_bytes(), reply, retention.as_bytes(), entry],
+    )
+    .await?;
     parse(value)
 }

@@ -1,6 +1,7 @@
 //! store-redis against a real Redis (`OT_REDIS_URL`, default `redis://127.0.0.1:6379`):
 //! connecting, the readiness ping, keys isolated by a unique prefix per test, and the
-//! stream ingest's batched acknowledgements and trims.
+//! stream ingest's batched acknowledgements and trims, and the hot scripts'
+//! reload after the server forgot them.
 
 use std::time::{Duration, Instant};
 
@@ -160,4 +161,86 @@ async fn acks_and_trims_of_many_streams_keep_exactly_what_is_pending() {
     assert_eq!(length(&mut connection, second).await, 2);
     assert_eq!(length(&mut connection, third).await, 4);
     let _: () = connection.del(&streams).await.expect("clean up");
+}
+
+/// After `SCRIPT FLUSH` (a restart or failover forgets scripts too) the
+/// next commit or record loads its script and runs; each script still
+/// answers by its contract.
+#[tokio::test]
+async fn the_hot_scripts_are_loaded_again_when_redis_forgot_them() {
+    use store_redis::hot::{self, CommitArgs, CommitKeys, Committed};
+
+    let mut connection = redis().await;
+    let prefix = unique_prefix();
+    let key = |name: &str| format!("{}:{{t}}:{name}", prefix.as_str());
+    let (state, idempotency, recorded, stream) =
+        (key("state"), key("idem:1"), key("idem:2"), key("stream"));
+    let hash = "a".repeat(hot::REQUEST_HASH_HEX_LEN);
+    let flush = || async {
+        let mut connection = redis().await;
+        let () = redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query_async(&mut connection)
+            .await
+            .expect("SCRIPT FLUSH");
+    };
+    let commit = |expected_version: &'static str| {
+        let mut connection = connection.clone();
+        let (state, idempotency, stream, hash) = (
+            state.clone(),
+            idempotency.clone(),
+            stream.clone(),
+            hash.clone(),
+        );
+        async move {
+            hot::commit(
+                &mut connection,
+                CommitKeys {
+                    state: &state,
+                    idempotency: &idempotency,
+                    stream: &stream,
+                },
+                CommitArgs {
+                    request_hash: &hash,
+                    expected_version,
+                    new_state: b"1|config|{}",
+                    reply: b"first reply",
+                    retention_s: 60,
+                    entry: b"entry",
+                },
+            )
+            .await
+            .expect("the commit script runs")
+        }
+    };
+
+    flush().await;
+    assert!(matches!(commit("").await, Committed::Done { .. }));
+    flush().await;
+    assert_eq!(commit("").await, Committed::Repeat(b"first reply".to_vec()));
+    flush().await;
+    let recorded_first = hot::record(
+        &mut connection,
+        &recorded,
+        &stream,
+        &hash,
+        b"denied",
+        60,
+        b"entry",
+    )
+    .await
+    .expect("the record script runs");
+    assert!(matches!(recorded_first, Committed::Done { .. }));
+    let stored: String = connection.get(&state).await.expect("state");
+    assert_eq!(stored, "1|config|{}");
+    let entries: u64 = redis::cmd("XLEN")
+        .arg(&stream)
+        .query_async(&mut connection)
+        .await
+        .expect("XLEN");
+    assert_eq!(entries, 2, "the commit's and the record's entries");
+    let _: u64 = connection
+        .del(&[state, idempotency, recorded, stream])
+        .await
+        .expect("clean up");
 }
