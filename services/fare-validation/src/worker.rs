@@ -1,45 +1,100 @@
-//! The stream ingest as a background task with a graceful stop: the
-//! binary spawns it next to the HTTP server and stops it on shutdown; the
-//! batch in hand is written and acknowledged before the task ends.
+//! The stream ingest as a background worker with a graceful stop: the
+//! binary starts it next to the HTTP server and stops it on shutdown; the
+//! batch in hand is written and acknowledged before the worker ends.
+//!
+//! The worker runs on a thread of its own ([`INGEST_THREAD`]) with a
+//! single-threaded runtime and its own connections (Redis, and a Postgres
+//! pool of [`INGEST_PG_CONNECTIONS`]), so everything it does — parsing the
+//! stream reads, decoding entries, encoding a batch's column arrays — runs
+//! there. On the server's runtime, a batch of a few hundred entries held a
+//! tap worker for milliseconds at a time, and the taps queued behind it made
+//! the latency tail (BENCHMARKS.md, "session 6"); on its own thread the
+//! kernel interleaves it with the taps instead.
 
 use projection::ingest::{Ingest, IngestSettings};
 use projection::{Layout, ProjectionError};
 use sqlx::PgPool;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use sqlx::postgres::PgPoolOptions;
+use tokio::sync::{oneshot, watch};
+
+/// The ingest thread's name (as `top -H` and `perf` show it).
+pub const INGEST_THREAD: &str = "ot-ingest";
+/// Postgres connections of the ingest's own pool: one writes a batch while
+/// another may reclaim.
+pub const INGEST_PG_CONNECTIONS: u32 = 2;
 
 /// A running ingest.
 pub struct IngestTask {
     stop: watch::Sender<bool>,
-    handle: JoinHandle<()>,
+    stopped: oneshot::Receiver<()>,
 }
 
 impl IngestTask {
-    /// Starts the ingest on `redis_url` (a blocking-read connection of its
-    /// own) with the shared connection `redis`.
+    /// Starts the ingest on its own thread, with connections to
+    /// `redis_url` and to the database of `pool` (its options, not its
+    /// connections), and waits until it has joined the consumer groups.
     ///
     /// # Errors
-    /// Redis failing at start.
+    /// Redis failing at start, or the thread failing to start.
     pub async fn start(
         redis_url: &str,
-        redis: store_redis::ConnectionManager,
-        pool: PgPool,
+        pool: &PgPool,
         layout: &Layout,
         settings: IngestSettings,
     ) -> Result<IngestTask, ProjectionError> {
-        let blocking =
-            store_redis::streams::connect_for_blocking(redis_url, settings.block_ms).await?;
-        let ingest = Ingest::new(blocking, redis, pool, layout, settings).await?;
-        let (stop, stopped) = watch::channel(false);
-        let handle = tokio::spawn(ingest.run(stopped));
-        Ok(IngestTask { stop, handle })
+        let redis_url = redis_url.to_owned();
+        let connect = (*pool.connect_options()).clone();
+        let layout = layout.clone();
+        let (stop, stop_seen) = watch::channel(false);
+        let (ready_tx, ready) = oneshot::channel::<Result<(), ProjectionError>>();
+        let (stopped_tx, stopped) = oneshot::channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ProjectionError::Corrupt(format!("the ingest's runtime: {e}")))?;
+        std::thread::Builder::new()
+            .name(INGEST_THREAD.to_owned())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let started = async {
+                        let blocking = store_redis::streams::connect_for_blocking(
+                            &redis_url,
+                            settings.block_ms,
+                        )
+                        .await?;
+                        let redis = store_redis::connect(&redis_url).await?;
+                        let pool = PgPoolOptions::new()
+                            .max_connections(INGEST_PG_CONNECTIONS)
+                            .connect_lazy_with(connect);
+                        Ingest::new(blocking, redis, pool, &layout, settings).await
+                    };
+                    match started.await {
+                        Ok(ingest) => {
+                            let _ = ready_tx.send(Ok(()));
+                            ingest.run(stop_seen).await;
+                        }
+                        Err(error) => {
+                            let _ = ready_tx.send(Err(error));
+                        }
+                    }
+                    let _ = stopped_tx.send(());
+                });
+            })
+            .map_err(|e| ProjectionError::Corrupt(format!("the ingest's thread: {e}")))?;
+        match ready.await {
+            Ok(Ok(())) => Ok(IngestTask { stop, stopped }),
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(ProjectionError::Corrupt(
+                "the ingest's thread ended while starting".to_owned(),
+            )),
+        }
     }
 
     /// Asks the ingest to stop and waits until its current batch is done.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
-        if let Err(error) = self.handle.await {
-            tracing::error!(%error, "the ingest task ended abnormally");
+        if self.stopped.await.is_err() {
+            tracing::error!("the ingest thread ended abnormally");
         }
     }
 }

@@ -200,8 +200,7 @@ pub async fn start(settings: &Settings, wiring: Wiring) -> anyhow::Result<Servic
     );
     let ingest = fare_validation::worker::IngestTask::start(
         settings.redis_url.expose(),
-        redis.clone(),
-        pool.clone(),
+        &pool,
         &layout,
         IngestSettings::new(&wiring.ingest_consumer),
     )
