@@ -104,7 +104,25 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> Result<PgPool, Store
         "statement_timeout",
         settings.statement_timeout_ms.to_string(),
     )]);
-    let pool = PgPoolOptions::new()
+    let pool = pool_options(settings).connect_with(options).await?;
+    Ok(pool)
+}
+
+/// A pool of its own on the database and connection options of `pool`
+/// (its statement timeout included), with at most `max_connections`, for a
+/// worker that runs on a runtime of its own: connections belong to the
+/// runtime that opens them. Connects on first use.
+#[must_use]
+pub fn sibling_pool(pool: &PgPool, max_connections: u32) -> PgPool {
+    let settings = PoolSettings {
+        max_connections,
+        ..PoolSettings::default()
+    };
+    pool_options(&settings).connect_lazy_with((*pool.connect_options()).clone())
+}
+
+fn pool_options(settings: &PoolSettings) -> PgPoolOptions {
+    PgPoolOptions::new()
         // No `SELECT 1`-style ping before each checkout: it was a round trip
         // per query on the hot paths. A connection that died meanwhile (a
         // Postgres restart) fails the one statement that uses it, and the
@@ -113,7 +131,4 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> Result<PgPool, Store
         .max_connections(settings.max_connections)
         .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
         .idle_timeout(Duration::from_secs(settings.idle_timeout_s))
-        .connect_with(options)
-        .await?;
-    Ok(pool)
 }

@@ -14,7 +14,6 @@
 use projection::ingest::{Ingest, IngestSettings};
 use projection::{Layout, ProjectionError};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tokio::sync::{oneshot, watch};
 
 /// The ingest thread's name (as `top -H` and `perf` show it).
@@ -32,7 +31,8 @@ pub struct IngestTask {
 impl IngestTask {
     /// Starts the ingest on its own thread, with connections to
     /// `redis_url` and to the database of `pool` (its options, not its
-    /// connections), and waits until it has joined the consumer groups.
+    /// connections: `store_pg::sibling_pool`), and waits until it has joined
+    /// the consumer groups.
     ///
     /// # Errors
     /// Redis failing at start, or the thread failing to start.
@@ -43,7 +43,7 @@ impl IngestTask {
         settings: IngestSettings,
     ) -> Result<IngestTask, ProjectionError> {
         let redis_url = redis_url.to_owned();
-        let connect = (*pool.connect_options()).clone();
+        let main_pool = pool.clone();
         let layout = layout.clone();
         let (stop, stop_seen) = watch::channel(false);
         let (ready_tx, ready) = oneshot::channel::<Result<(), ProjectionError>>();
@@ -63,9 +63,10 @@ impl IngestTask {
                         )
                         .await?;
                         let redis = store_redis::connect(&redis_url).await?;
-                        let pool = PgPoolOptions::new()
-                            .max_connections(INGEST_PG_CONNECTIONS)
-                            .connect_lazy_with(connect);
+                        // Opened here, so its connections (and its reaper)
+                        // belong to this thread's runtime.
+                        let pool = store_pg::sibling_pool(&main_pool, INGEST_PG_CONNECTIONS);
+                        drop(main_pool);
                         Ingest::new(blocking, redis, pool, &layout, settings).await
                     };
                     match started.await {
