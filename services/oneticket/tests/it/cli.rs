@@ -263,12 +263,17 @@ async fn migrate_serve_and_audit_against_a_fresh_database() {
     let key_dir = key_dir.to_str().expect("UTF-8 path");
     let port = free_port();
     let listen = format!("[::]:{port}");
+    // A prefix of its own: with the default (`ot`), this server's ingest
+    // would join the consumer group of a developer's `./dev run` on the same
+    // Redis and write that server's taps into this test's database.
+    let prefix = test_kit::redis_prefix().trim_end_matches(':').to_owned();
     let env = [
         ("OT_DATABASE_URL", url.as_str()),
         ("OT_KEY_DIR", key_dir),
         ("OT_LISTEN", listen.as_str()),
         ("OT_LOG_FORMAT", "json"),
         ("OT_VNPAY_MODE", "sandbox"),
+        ("OT_REDIS_PREFIX", prefix.as_str()),
     ];
 
     let migrated = oneticket(&["migrate", "--create-database"], &env, "");
