@@ -22,6 +22,20 @@ pub const INGEST_THREAD: &str = "ot-ingest";
 /// another may reclaim.
 pub const INGEST_PG_CONNECTIONS: u32 = 2;
 
+/// Why the ingest did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestStartError {
+    /// Redis failed while the worker joined the consumer groups.
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
+    /// The worker's runtime or thread could not be made.
+    #[error("the ingest's thread could not start")]
+    Thread(#[source] std::io::Error),
+    /// The worker's thread ended before it said whether it started.
+    #[error("the ingest's thread ended while starting")]
+    Ended,
+}
+
 /// A running ingest.
 pub struct IngestTask {
     stop: watch::Sender<bool>,
@@ -35,13 +49,13 @@ impl IngestTask {
     /// the consumer groups.
     ///
     /// # Errors
-    /// Redis failing at start, or the thread failing to start.
+    /// See [`IngestStartError`].
     pub async fn start(
         redis_url: &str,
         pool: &PgPool,
         layout: &Layout,
         settings: IngestSettings,
-    ) -> Result<IngestTask, ProjectionError> {
+    ) -> Result<IngestTask, IngestStartError> {
         let redis_url = redis_url.to_owned();
         let main_pool = pool.clone();
         let layout = layout.clone();
@@ -51,7 +65,7 @@ impl IngestTask {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| ProjectionError::Corrupt(format!("the ingest's runtime: {e}")))?;
+            .map_err(IngestStartError::Thread)?;
         std::thread::Builder::new()
             .name(INGEST_THREAD.to_owned())
             .spawn(move || {
@@ -81,13 +95,11 @@ impl IngestTask {
                     let _ = stopped_tx.send(());
                 });
             })
-            .map_err(|e| ProjectionError::Corrupt(format!("the ingest's thread: {e}")))?;
+            .map_err(IngestStartError::Thread)?;
         match ready.await {
             Ok(Ok(())) => Ok(IngestTask { stop, stopped }),
-            Ok(Err(error)) => Err(error),
-            Err(_) => Err(ProjectionError::Corrupt(
-                "the ingest's thread ended while starting".to_owned(),
-            )),
+            Ok(Err(error)) => Err(error.into()),
+            Err(_) => Err(IngestStartError::Ended),
         }
     }
 
