@@ -42,7 +42,16 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve every service in one process (health, readiness, metrics, APIs).
+    /// Serve the services, all or the ones named, in one process (APIs,
+    /// workers, health, readiness, metrics).
+    ///
+    /// Without `--services`, all of them: one command runs the whole system.
+    /// Split, each process runs what it names and leaves the rest to other
+    /// processes on the same Postgres, Redis and `OT_REDIS_PREFIX` (e.g. the
+    /// terminal API on the tap servers, `settlement` near Postgres). Taps
+    /// reach Postgres only while some process runs `settlement`; until then
+    /// they wait in the Redis streams. A process loads only the keys its
+    /// services use, and needs `OT_VNPAY_MODE` only with `rider-api`.
     Serve(serve_cmd::Args),
     /// Apply the database migrations (creating the database if asked).
     Migrate(migrate_cmd::Args),

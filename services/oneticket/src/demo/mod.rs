@@ -96,7 +96,7 @@ use self::clock::{DayClock, DemoClock};
 use self::drive::{Driver, Run, Secret};
 use self::network::City;
 use self::summary::{Settled, Summary, TerminalCensus};
-use crate::serve_cmd::{SettlementWorker, Wiring};
+use crate::serve_cmd::{RiderWiring, ServiceSet, SettlementWorker, TerminalKeys, Wiring};
 
 /// Riders of a demo by default: a day that plays in about a minute on two
 /// cores (sign-ups hash passwords with argon2id; the day is a few thousand
@@ -248,18 +248,24 @@ async fn in_process(stage: Stage<'_>, mut settings: Settings) -> anyhow::Result<
     let (tickets, key_set) = day_ticket_key(day_start, day_end)?;
     let services = crate::serve_cmd::start(
         &settings,
+        &ServiceSet::all(),
         Wiring {
-            master_key: MasterKey::new(&stage.master_bytes).context("the terminal master key")?,
-            key_set,
-            tickets,
+            terminal_keys: Some(TerminalKeys {
+                master_key: MasterKey::new(&stage.master_bytes)
+                    .context("the terminal master key")?,
+                key_set,
+            }),
+            rider: Some(RiderWiring {
+                tickets,
+                clock: Arc::new(clock.clone()),
+                settings: rider_api::settings::RiderSettings {
+                    public_url: format!("http://{addr}"),
+                    client_ip: rider_api::settings::ClientIpSource::ForwardedFor,
+                    payments: rider_api::settings::PaymentMode::Sandbox,
+                    ..rider_api::settings::RiderSettings::default()
+                },
+            }),
             terminal_clock: clock.for_terminals(),
-            rider_clock: Arc::new(clock.clone()),
-            rider_settings: rider_api::settings::RiderSettings {
-                public_url: format!("http://{addr}"),
-                client_ip: rider_api::settings::ClientIpSource::ForwardedFor,
-                payments: rider_api::settings::PaymentMode::Sandbox,
-                ..rider_api::settings::RiderSettings::default()
-            },
             settlement: SettlementWorker::Off,
             ingest_consumer: format!("oneticket-demo-{}", stage.run.0),
         },

@@ -1,6 +1,8 @@
-//! One tap through the real binary, end to end: `oneticket serve` with its
-//! admin API, a terminal signing as SPEC.md §4 says, the Redis commit, the
-//! stream ingest, and the tap row in Postgres.
+//! One tap through the real binary, end to end, with the services split
+//! over two processes as a deployment would: `oneticket serve --services
+//! fare-validation` with its admin API, a terminal signing as SPEC.md §4
+//! says, the Redis commit; then `serve --services settlement`, whose stream
+//! ingest brings the tap row to Postgres.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -9,6 +11,8 @@ use crate::support::{BIN, ServeEnv, Served, WAIT_S, http, run};
 use card_protocol::TerminalId;
 use card_protocol::request_auth::{MasterKey, RequestParts, derive_terminal_key, sign_request};
 use ledger::Money;
+use projection::Layout;
+use store_redis::KeyPrefix;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tap_goes_from_terminal_to_postgres_through_the_binary() {
@@ -32,19 +36,21 @@ async fn a_tap_goes_from_terminal_to_postgres_through_the_binary() {
         crate::support::funded_card_rider(&db.pool, redis_url, prefix, "04a1b2c3", 20_000, now)
             .await;
 
-    let child = Command::new(BIN)
-        .arg("serve")
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve");
-    let served = Served(child);
+    // The terminal API alone: no payment settings needed, and neither the
+    // rider API's nor parking's routes are served.
+    let terminal_env: Vec<(&str, &str)> = env
+        .iter()
+        .copied()
+        .filter(|(name, _)| *name != "OT_VNPAY_MODE")
+        .collect();
+    let served = serve_until_ready(&["--services", "fare-validation"], &terminal_env).await;
     let addr = serve.addr();
-    let deadline = Instant::now() + Duration::from_secs(WAIT_S);
-    while !matches!(http(addr, "GET", "/readyz", &[], b""), Ok((200, _))) {
-        assert!(Instant::now() < deadline, "serve never became ready");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    for path in ["/v1/passes", "/v1/parking/sites"] {
+        assert_eq!(
+            http(addr, "GET", path, &[], b"").expect("http").0,
+            404,
+            "{path} is not this process's"
+        );
     }
 
     // Register the gate through the admin API: no key 401, wrong scope 403.
@@ -113,7 +119,44 @@ async fn a_tap_goes_from_terminal_to_postgres_through_the_binary() {
     assert_eq!(reply["decision"], "accept");
     assert_eq!(reply["balance_vnd"], 14_000);
 
-    // The ingest inside `serve` brings the tap to Postgres.
+    // No process has run the ingest yet: the tap waits in a stream, and
+    // no consumer group has been made on any stream.
+    let mut redis_conn = test_kit::redis_connection().await;
+    let layout = Layout::new(KeyPrefix::new(prefix).expect("prefix"));
+    let mut waiting = 0;
+    for stream in layout.streams() {
+        let length: usize = redis::cmd("XLEN")
+            .arg(&stream)
+            .query_async(&mut redis_conn)
+            .await
+            .expect("XLEN");
+        if length > 0 {
+            waiting += length;
+            let groups: Vec<redis::Value> = redis::cmd("XINFO")
+                .arg("GROUPS")
+                .arg(&stream)
+                .query_async(&mut redis_conn)
+                .await
+                .expect("XINFO GROUPS");
+            assert!(groups.is_empty(), "an ingest ran: {groups:?}");
+        }
+    }
+    assert_eq!(waiting, 2, "the top-up's and the tap's stream entries");
+
+    // Settlement in a process of its own, on another port and without a
+    // key store: its ingest brings the tap to Postgres.
+    let settlement_listen = format!("127.0.0.1:{}", crate::support::free_port());
+    let no_keys = serve.dir.join("no-keys");
+    let settlement_env: Vec<(&str, &str)> = terminal_env
+        .iter()
+        .copied()
+        .map(|(name, value)| match name {
+            "OT_LISTEN" => (name, settlement_listen.as_str()),
+            "OT_KEY_DIR" => (name, no_keys.to_str().expect("UTF-8")),
+            _ => (name, value),
+        })
+        .collect();
+    let settlement = serve_until_ready(&["--services", "settlement"], &settlement_env).await;
     let deadline = Instant::now() + Duration::from_secs(WAIT_S);
     loop {
         let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM transit.tap WHERE terminal_id = 'bus-19-e2e' AND decision = 'accept'")
@@ -126,19 +169,20 @@ async fn a_tap_goes_from_terminal_to_postgres_through_the_binary() {
         assert!(Instant::now() < deadline, "the tap never reached Postgres");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let pid = served.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
-    drop(served);
+    for process in [served, settlement] {
+        let pid = process.0.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .expect("kill")
+                .success()
+        );
+        drop(process);
+    }
 
     // Redis flushed while the service is down: `hot rebuild` restores the
     // account's state from Postgres, once (a second run finds it present).
-    let mut redis_conn = test_kit::redis_connection().await;
     let flushed = test_kit::delete_prefix(&mut redis_conn, prefix).await;
     assert!(flushed > 0, "the tap left hot state in Redis");
     let account_arg = account.to_string();
@@ -159,4 +203,36 @@ async fn a_tap_goes_from_terminal_to_postgres_through_the_binary() {
     );
 
     db.drop_now().await;
+}
+
+/// `oneticket serve args` with `env`, once its `/readyz` answers 200.
+async fn serve_until_ready(args: &[&str], env: &[(&str, &str)]) -> Served {
+    let listen = env
+        .iter()
+        .find(|(name, _)| *name == "OT_LISTEN")
+        .expect("OT_LISTEN")
+        .1;
+    let child = Command::new(BIN)
+        .arg("serve")
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let mut served = Served(child);
+    let addr = listen.parse().expect("addr");
+    let deadline = Instant::now() + Duration::from_secs(WAIT_S);
+    while !matches!(http(addr, "GET", "/readyz", &[], b""), Ok((200, _))) {
+        assert!(
+            served.0.try_wait().expect("wait").is_none(),
+            "serve {args:?} exited"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "serve {args:?} never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    served
 }
