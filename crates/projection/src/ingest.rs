@@ -33,9 +33,13 @@ use crate::record::{RecordedKind, StreamEntry, TapSource, Verdict};
 /// The consumer group of the ingest.
 pub const INGEST_GROUP: &str = "ingest";
 
-/// Entries read per batch: at 15,000 taps/s a batch of 2,000 is ~130 ms of
-/// traffic, one `UNNEST` statement per table, far below a statement's cost
-/// limits and Postgres's parameter limits (arrays are one parameter).
+/// Entries read per batch, at most: at 15,000 taps/s a batch of 2,000 is
+/// ~130 ms of traffic, one `UNNEST` statement per table, far below a
+/// statement's cost limits and Postgres's parameter limits (arrays are one
+/// parameter). `XREADGROUP`'s `COUNT` is per stream, so a read asks each of
+/// the shard streams for its share ([`Ingest::per_stream`]); asking each
+/// for the whole batch made a catch-up batch 64 times larger (128,000
+/// entries, statements of seconds).
 pub const DEFAULT_BATCH_ENTRIES: usize = 2_000;
 /// How long one read blocks waiting for entries, ms: short enough that a
 /// stop is noticed within a second.
@@ -80,7 +84,7 @@ pub const METRIC_FAILURES: &str = "ingest_failures_total";
 pub struct IngestSettings {
     /// This consumer's name (stable across restarts re-reads its pending).
     pub consumer: String,
-    /// Entries per read.
+    /// Entries per read, at most (split evenly over the shard streams).
     pub batch_entries: usize,
     /// Block time of a read, ms.
     pub block_ms: u64,
@@ -121,6 +125,17 @@ pub struct BatchReport {
     pub events: u64,
     /// Entries sent to the dead letters.
     pub dead: usize,
+    /// A stream gave a read all it asked of one: more may be waiting there.
+    pub stream_full: bool,
+}
+
+impl BatchReport {
+    /// Whether the ingest should wait before its next read of new entries:
+    /// the batch was small and no stream had more than the read took.
+    #[must_use]
+    pub fn lingers(&self, settings: &IngestSettings) -> bool {
+        settings.linger_ms > 0 && self.entries < settings.linger_below_entries && !self.stream_full
+    }
 }
 
 /// The ingest worker.
@@ -188,7 +203,7 @@ impl Ingest {
                     self.reclaim_batch().await?;
                 }
                 let report = self.next_batch().await?;
-                Ok(report.entries < self.settings.linger_below_entries)
+                Ok(report.lingers(&self.settings))
             };
             let pause_ms = match step.await {
                 Ok(true) => self.settings.linger_ms,
@@ -221,7 +236,7 @@ impl Ingest {
             INGEST_GROUP,
             &self.settings.consumer,
             &self.streams,
-            self.settings.batch_entries,
+            self.per_stream(),
             ReadFrom::New {
                 block_ms: self.settings.block_ms,
             },
@@ -241,7 +256,7 @@ impl Ingest {
             INGEST_GROUP,
             &self.settings.consumer,
             &self.streams,
-            self.settings.batch_entries,
+            self.per_stream(),
             ReadFrom::OwnPending,
         )
         .await?;
@@ -304,7 +319,7 @@ impl Ingest {
             INGEST_GROUP,
             &self.settings.consumer,
             &self.streams,
-            self.settings.batch_entries,
+            self.per_stream(),
             ReadFrom::New { block_ms: 0 },
         )
         .await?;
@@ -323,11 +338,38 @@ impl Ingest {
             INGEST_GROUP,
             &self.settings.consumer,
             &self.streams,
-            self.settings.batch_entries,
+            self.per_stream(),
             ReadFrom::New { block_ms: 0 },
         )
         .await?;
         Ok(entries.len())
+    }
+
+    /// Entries a read asks of each stream: the batch's share, so one read
+    /// brings at most about `batch_entries` whatever the backlog.
+    #[must_use]
+    pub fn per_stream(&self) -> usize {
+        self.settings
+            .batch_entries
+            .div_ceil(self.streams.len().max(1))
+            .max(1)
+    }
+
+    /// Whether some stream gave `entries` all a read asks of one.
+    fn stream_full(&self, entries: &[Entry]) -> bool {
+        let per_stream = self.per_stream();
+        let mut run = 0;
+        for (i, entry) in entries.iter().enumerate() {
+            run = if i > 0 && entries[i - 1].stream == entry.stream {
+                run + 1
+            } else {
+                1
+            };
+            if run >= per_stream {
+                return true;
+            }
+        }
+        false
     }
 
     async fn write_and_ack(&self, entries: Vec<Entry>) -> Result<BatchReport, ProjectionError> {
@@ -379,6 +421,7 @@ impl Ingest {
             taps: inserted.taps,
             events: inserted.events,
             dead: dead.len(),
+            stream_full: self.stream_full(&entries),
         })
     }
 }
@@ -543,4 +586,29 @@ fn rows_of(entry: &StreamEntry) -> Result<(Option<TapRow>, Option<EventRow>), St
         _ => None,
     };
     Ok((tap, event))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_small_batch_with_no_full_stream_lingers() {
+        let settings = IngestSettings::new("t");
+        let report = |entries, stream_full| BatchReport {
+            entries,
+            stream_full,
+            ..BatchReport::default()
+        };
+        assert!(report(0, false).lingers(&settings));
+        assert!(report(DEFAULT_LINGER_BELOW_ENTRIES - 1, false).lingers(&settings));
+        assert!(!report(DEFAULT_LINGER_BELOW_ENTRIES, false).lingers(&settings));
+        // One hot shard at its share: more is waiting there, read again now.
+        assert!(!report(1, true).lingers(&settings));
+        let never = IngestSettings {
+            linger_ms: 0,
+            ..settings
+        };
+        assert!(!report(0, false).lingers(&never));
+    }
 }

@@ -169,7 +169,14 @@ impl Rig {
     }
 
     pub async fn ingest(&self, consumer: &str) -> Ingest {
+        self.ingest_reading(consumer, projection::ingest::DEFAULT_BATCH_ENTRIES)
+            .await
+    }
+
+    /// An ingest whose reads bring at most about `batch_entries`.
+    pub async fn ingest_reading(&self, consumer: &str, batch_entries: usize) -> Ingest {
         let mut settings = IngestSettings::new(consumer);
+        settings.batch_entries = batch_entries;
         settings.min_idle_ms = 50;
         settings.block_ms = 100;
         Ingest::new(

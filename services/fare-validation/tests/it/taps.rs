@@ -123,6 +123,39 @@ async fn a_restarted_ingest_reclaims_what_a_dead_one_left() {
     rig.db.drop_now().await;
 }
 
+/// `XREADGROUP`'s `COUNT` is per stream: a read asks each shard stream for
+/// its share of the batch, so a backlog in one stream comes in batches of
+/// that share, and a drain still takes all of it.
+#[tokio::test]
+async fn a_read_takes_each_stream_its_share_of_the_batch() {
+    let rig = Rig::new().await;
+    rig.bus("bus-a", "19").await;
+    rig.rider(CARD, 30_000).await;
+    for seq in 1..=3u64 {
+        let (status, _) = tap(
+            &rig,
+            &rig.router,
+            "bus-a",
+            &card_tap("bus-a", seq, bus("19"), CARD),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    // The top-up and three taps of one account: four entries in one stream.
+    let shards = usize::from(projection::keys::SHARD_COUNT);
+    let ingest = rig.ingest_reading("share", 2 * shards).await;
+    assert_eq!(ingest.per_stream(), 2);
+    assert_eq!(ingest.read_without_ack().await.expect("read"), 2);
+    let report = ingest.next_batch().await.expect("batch");
+    assert_eq!((report.entries, report.stream_full), (2, true));
+    assert_eq!(rig.count("SELECT count(*) FROM transit.tap").await, 2);
+    // The drain writes the two read first (still pending), then finds none.
+    let drained = ingest.drain().await.expect("drain");
+    assert_eq!((drained.entries, drained.taps), (2, 1));
+    assert_eq!(rig.count("SELECT count(*) FROM transit.tap").await, 3);
+    rig.db.drop_now().await;
+}
+
 /// One entry of an `XRANGE` reply: its id and its fields.
 type StreamRange = (String, Vec<(String, Vec<u8>)>);
 
