@@ -7,6 +7,8 @@
 //! compare  service, raw, service, raw, … ──▶ each pair's ratio and the median
 //! floor-server  signed taps ──HTTP──▶ HMAC check + the commit script, nothing else
 //!               (compare --floor-url runs it in every pair: the HTTP floor)
+//! backlog  the ingest's unacknowledged stream entries ──polls──▶ Redis, until none:
+//!          how fast a `serve --services settlement` drains what a run left
 //! ```
 //!
 //! Map: [`schedule`] (due times, coordinated-omission-safe latency),

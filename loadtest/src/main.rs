@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use card_protocol::request_auth::MasterKey;
@@ -54,6 +55,14 @@ enum Command {
     Compare(CompareArgs),
     /// Serve the bare floor: signed taps over HTTP, one commit script each, nothing else.
     FloorServer(FloorArgs),
+    /// Watch the stream ingest's backlog (entries not yet in Postgres) until
+    /// it is empty, and print how fast it drained.
+    ///
+    /// Run it, then start the ingest (`oneticket serve --services
+    /// settlement`) beside it: it measures from the first entry written to
+    /// the last, e.g. after a `run` against `serve --services
+    /// fare-validation` left the taps in the streams.
+    Backlog(BacklogArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -244,6 +253,18 @@ struct FloorArgs {
     floor_prefix: String,
 }
 
+#[derive(Debug, Args)]
+struct BacklogArgs {
+    #[command(flatten)]
+    redis: RedisArgs,
+    /// The service's Redis key prefix.
+    #[arg(long, env = "OT_REDIS_PREFIX", default_value = DEFAULT_REDIS_PREFIX)]
+    redis_prefix: String,
+    /// Give up (exit 1) when the backlog is not empty after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    timeout_s: u64,
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // One generator thread: it shares the box with the service and Redis,
@@ -274,6 +295,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Setup(args) => setup_cmd(args).await,
         Command::FloorServer(args) => floor_cmd(args).await,
+        Command::Backlog(args) => backlog_cmd(args).await,
         Command::Run(args) => {
             let workload = args.workload.workload()?;
             let settings = args.load.settings()?;
@@ -458,6 +480,70 @@ async fn floor_cmd(args: FloorArgs) -> anyhow::Result<()> {
         })
         .await?;
     raw::clear(&redis, &layout).await?;
+    Ok(())
+}
+
+/// How often `backlog` looks, ms.
+const BACKLOG_POLL_MS: u64 = 200;
+
+async fn backlog_cmd(args: BacklogArgs) -> anyhow::Result<()> {
+    let layout = Layout::new(
+        KeyPrefix::new(&args.redis_prefix).map_err(|e| anyhow::anyhow!("--redis-prefix: {e}"))?,
+    );
+    let streams = layout.streams();
+    let mut redis = store_redis::connect(&args.redis.redis_url).await?;
+    let backlog = |redis: &mut store_redis::ConnectionManager| {
+        let mut redis = redis.clone();
+        let streams = streams.clone();
+        async move {
+            store_redis::streams::backlog_many(
+                &mut redis,
+                &streams,
+                projection::ingest::INGEST_GROUP,
+            )
+            .await
+        }
+    };
+    let first = backlog(&mut redis).await?;
+    eprintln!("backlog: {first} entries; waiting for the ingest to drain them");
+    let bar = indicatif::ProgressBar::new(first);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} entries ({per_sec})",
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
+    let deadline = Instant::now() + Duration::from_secs(args.timeout_s);
+    // When the first drop was seen, and what was left then.
+    let mut started: Option<(Instant, u64)> = None;
+    let (mut peak, mut left) = (first, first);
+    while left > 0 {
+        if Instant::now() >= deadline {
+            bar.abandon();
+            anyhow::bail!("{left} entries still waiting after {} s", args.timeout_s);
+        }
+        tokio::time::sleep(Duration::from_millis(BACKLOG_POLL_MS)).await;
+        left = backlog(&mut redis).await?;
+        // Entries may still arrive: the bar's length is the largest backlog seen.
+        peak = peak.max(left);
+        bar.set_length(peak);
+        bar.set_position(peak - left);
+        if started.is_none() && left < peak {
+            started = Some((Instant::now(), left));
+        }
+    }
+    bar.finish();
+    // The rate counts what was left at the first drop seen, from then to
+    // the poll that saw none (up to one poll late: a slight underestimate).
+    let (elapsed, measured) =
+        started.map_or((Duration::ZERO, 0), |(at, left)| (at.elapsed(), left));
+    let report = serde_json::json!({
+        "entries": peak,
+        "measured_entries": measured,
+        "elapsed_ms": elapsed.as_millis(),
+        "entries_per_s": loadtest::report::per_second(measured, elapsed),
+    });
+    println!("{report}");
     Ok(())
 }
 

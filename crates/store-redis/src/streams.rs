@@ -389,8 +389,79 @@ fn oldest_pending(summary: &Value) -> Option<String> {
     }
 }
 
+/// Entries of `streams` that `group` has not acknowledged: its pending
+/// entries plus those not yet delivered (`XINFO GROUPS`'s `pending` and
+/// `lag`), or the whole stream where the group does not exist yet (or
+/// Redis cannot tell the lag). What an ingest still has to write; two round
+/// trips (pipelines of `XLEN` and `XINFO GROUPS`) however many streams.
+///
+/// # Errors
+/// [`StoreError::Command`].
+pub async fn backlog_many(
+    connection: &mut impl ConnectionLike,
+    streams: &[String],
+    group: &str,
+) -> Result<u64, StoreError> {
+    if streams.is_empty() {
+        return Ok(0);
+    }
+    let mut lengths = redis::pipe();
+    for stream in streams {
+        lengths.cmd("XLEN").arg(stream);
+    }
+    let lengths: Vec<u64> = lengths
+        .query_async(connection)
+        .await
+        .map_err(StoreError::Command)?;
+    let existing: Vec<&String> = streams
+        .iter()
+        .zip(&lengths)
+        .filter(|(_, length)| **length > 0)
+        .map(|(stream, _)| stream)
+        .collect();
+    if existing.is_empty() {
+        return Ok(0);
+    }
+    let mut info = redis::pipe();
+    for stream in &existing {
+        info.cmd("XINFO").arg("GROUPS").arg(*stream);
+    }
+    let groups: Vec<Value> = info
+        .query_async(connection)
+        .await
+        .map_err(StoreError::Command)?;
+    let mut total = 0u64;
+    for (length, groups) in lengths.iter().filter(|l| **l > 0).zip(&groups) {
+        let fields = group_fields(groups, group);
+        let count = |name: &str| {
+            fields.as_ref().and_then(|fields| {
+                fields
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .and_then(|(_, v)| match v {
+                        Value::Int(n) => u64::try_from(*n).ok(),
+                        _ => None,
+                    })
+            })
+        };
+        total = total.saturating_add(match (count("pending"), count("lag")) {
+            (Some(pending), Some(lag)) => pending.saturating_add(lag),
+            _ => *length,
+        });
+    }
+    Ok(total)
+}
+
 /// The `last-delivered-id` of `group` in an `XINFO GROUPS` reply.
 fn last_delivered(groups: &Value, group: &str) -> Option<String> {
+    group_fields(groups, group)?
+        .iter()
+        .find(|(k, _)| k == "last-delivered-id")
+        .and_then(|(_, v)| text_of(v))
+}
+
+/// The fields of `group` in an `XINFO GROUPS` reply (RESP2 or RESP3).
+fn group_fields<'a>(groups: &'a Value, group: &str) -> Option<Vec<(String, &'a Value)>> {
     let Value::Array(list) = groups else {
         return None;
     };
@@ -414,10 +485,7 @@ fn last_delivered(groups: &Value, group: &str) -> Option<String> {
             .find(|(k, _)| k == "name")
             .and_then(|(_, v)| text_of(v));
         if name.as_deref() == Some(group) {
-            return pairs
-                .iter()
-                .find(|(k, _)| k == "last-delivered-id")
-                .and_then(|(_, v)| text_of(v));
+            return Some(pairs);
         }
     }
     None
