@@ -169,7 +169,47 @@ async fn a_tap_goes_from_terminal_to_postgres_through_the_binary() {
         assert!(Instant::now() < deadline, "the tap never reached Postgres");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    for process in [served, settlement] {
+    // The app and the gates in a third process: the rider API needs the
+    // payment mode (the others did not), and serves what the first did not.
+    let apps_listen = format!("127.0.0.1:{}", crate::support::free_port());
+    let apps_env: Vec<(&str, &str)> = env
+        .iter()
+        .copied()
+        .map(|(name, value)| match name {
+            "OT_LISTEN" => (name, apps_listen.as_str()),
+            _ => (name, value),
+        })
+        .collect();
+    let without_mode: Vec<(&str, &str)> = apps_env
+        .iter()
+        .copied()
+        .filter(|(name, _)| *name != "OT_VNPAY_MODE")
+        .collect();
+    let refused = Command::new(BIN)
+        .args(["serve", "--services", "rider-api"])
+        .envs(without_mode.iter().copied())
+        .output()
+        .expect("serve runs");
+    assert!(
+        !refused.status.success(),
+        "the rider API needs OT_VNPAY_MODE"
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("OT_VNPAY_MODE"));
+    let apps = serve_until_ready(&["--services", "parking,rider-api"], &apps_env).await;
+    let apps_addr = apps_listen.parse().expect("addr");
+    // Served here: the catalogue asks for a rider's session, the lots are public.
+    for (path, served_status) in [("/v1/passes", 401), ("/v1/parking/sites", 200)] {
+        let (status, body) = http(apps_addr, "GET", path, &[], b"").expect("http");
+        assert_eq!(status, served_status, "{path}: {body}");
+    }
+    assert_eq!(
+        http(apps_addr, "POST", "/v1/taps", &headers, &body)
+            .expect("http")
+            .0,
+        404,
+        "the terminal API is the first process's"
+    );
+    for process in [served, settlement, apps] {
         let pid = process.0.id().to_string();
         assert!(
             Command::new("kill")
