@@ -104,6 +104,7 @@ pub struct Health {
     checks: Vec<ReadinessCheck>,
     check_timeout: Duration,
     metrics: PrometheusHandle,
+    services: Vec<&'static str>,
 }
 
 impl fmt::Debug for Health {
@@ -111,6 +112,7 @@ impl fmt::Debug for Health {
         f.debug_struct("Health")
             .field("checks", &self.checks)
             .field("check_timeout", &self.check_timeout)
+            .field("services", &self.services)
             .finish_non_exhaustive()
     }
 }
@@ -123,7 +125,17 @@ impl Health {
             checks: Vec::new(),
             check_timeout: Duration::from_millis(DEFAULT_CHECK_TIMEOUT_MS),
             metrics,
+            services: Vec::new(),
         }
+    }
+
+    /// Names the services this process runs: `/healthz` and `/readyz` list
+    /// them (`"services": […]`), so an operator of a split deployment sees
+    /// which process answered. Without it the bodies have no such field.
+    #[must_use]
+    pub fn with_services(mut self, services: &[&'static str]) -> Self {
+        self.services = services.to_vec();
+        self
     }
 
     /// Adds a check.
@@ -206,8 +218,21 @@ impl Health {
     }
 }
 
-async fn healthz() -> impl IntoResponse {
-    axum::Json(serde_json::json!({ "status": "alive" }))
+async fn healthz(State(health): State<Arc<Health>>) -> impl IntoResponse {
+    let mut body = serde_json::json!({ "status": "alive" });
+    health.describe(&mut body);
+    axum::Json(body)
+}
+
+impl Health {
+    /// Adds `"services"` to a body when the process named them.
+    fn describe(&self, body: &mut serde_json::Value) {
+        if !self.services.is_empty()
+            && let Some(object) = body.as_object_mut()
+        {
+            object.insert("services".to_owned(), serde_json::json!(self.services));
+        }
+    }
 }
 
 async fn readyz(State(health): State<Arc<Health>>) -> Response {
@@ -225,10 +250,15 @@ async fn readyz(State(health): State<Arc<Health>>) -> Response {
         .collect();
     let checks = serde_json::json!(reports);
     if failing.is_empty() {
-        axum::Json(serde_json::json!({ "status": "ready", "checks": checks })).into_response()
+        let mut body = serde_json::json!({ "status": "ready", "checks": checks });
+        health.describe(&mut body);
+        axum::Json(body).into_response()
     } else {
         let mut extensions = serde_json::Map::new();
         extensions.insert("checks".to_owned(), checks);
+        if !health.services.is_empty() {
+            extensions.insert("services".to_owned(), serde_json::json!(health.services));
+        }
         Problem::new(
             types::NOT_READY,
             StatusCode::SERVICE_UNAVAILABLE,

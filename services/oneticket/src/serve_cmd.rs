@@ -285,7 +285,9 @@ pub async fn start(
         .await
         .with_context(|| format!("connecting to Redis at {}", settings.redis_url.redacted()))?;
 
+    let names: Vec<&'static str> = services.0.iter().map(|s| s.name()).collect();
     let health = Health::new(service_kit::install_metrics()?)
+        .with_services(&names)
         .with_check(ReadinessCheck::new("postgres", {
             let pool = pool.clone();
             move || {

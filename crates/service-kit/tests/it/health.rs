@@ -83,6 +83,28 @@ async fn healthz_is_200_while_serving() {
 }
 
 #[tokio::test]
+async fn both_list_the_services_a_process_names() {
+    let metrics = service_kit::install_metrics().expect("metrics recorder");
+    let health = Health::new(metrics)
+        .with_services(&["fare-validation", "settlement"])
+        .with_check(ReadinessCheck::new("none", || async {
+            Ok::<(), String>(())
+        }));
+    let app = service_kit::layers::apply(health.router(), crate::support::limits());
+    let alive = send(app.clone(), get("/healthz")).await;
+    assert_eq!(
+        alive.json(),
+        serde_json::json!({ "status": "alive", "services": ["fare-validation", "settlement"] })
+    );
+    let ready = send(app, get("/readyz")).await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(
+        ready.json()["services"],
+        serde_json::json!(["fare-validation", "settlement"])
+    );
+}
+
+#[tokio::test]
 async fn ready_when_every_dependency_answers() {
     let (_postgres, postgres_addr) = live_dependency().await;
     let (_redis, redis_addr) = live_dependency().await;

@@ -45,6 +45,11 @@ async fn a_tap_goes_from_terminal_to_postgres_through_the_binary() {
         .collect();
     let served = serve_until_ready(&["--services", "fare-validation"], &terminal_env).await;
     let addr = serve.addr();
+    let (_, alive) = http(addr, "GET", "/healthz", &[], b"").expect("healthz");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&alive).expect("JSON")["services"],
+        serde_json::json!(["fare-validation"])
+    );
     for path in ["/v1/passes", "/v1/parking/sites"] {
         assert_eq!(
             http(addr, "GET", path, &[], b"").expect("http").0,
