@@ -111,3 +111,57 @@ impl IngestTask {
         }
     }
 }
+
+/// Metric: stream entries the ingest has not yet written to Postgres
+/// (pending plus not yet delivered, over every shard stream). Published by
+/// the terminal API's processes, so it keeps counting while no process runs
+/// the ingest (`serve --services settlement` stopped or unreachable).
+pub const METRIC_BACKLOG_ENTRIES: &str = "ingest_backlog_entries";
+/// How often the backlog is measured, ms (two round trips to Redis).
+pub const BACKLOG_INTERVAL_MS: u64 = 5_000;
+
+/// The periodic measure of [`METRIC_BACKLOG_ENTRIES`].
+pub struct BacklogGauge {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl BacklogGauge {
+    /// Measures now and every [`BACKLOG_INTERVAL_MS`] until stopped; a
+    /// failed measure is logged and leaves the last value.
+    #[must_use]
+    pub fn start(redis: store_redis::ConnectionManager, layout: &Layout) -> BacklogGauge {
+        let streams = layout.streams();
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut redis = redis;
+            let mut tick =
+                tokio::time::interval(std::time::Duration::from_millis(BACKLOG_INTERVAL_MS));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stopped.changed() => return,
+                }
+                match store_redis::streams::backlog_many(
+                    &mut redis,
+                    &streams,
+                    projection::ingest::INGEST_GROUP,
+                )
+                .await
+                {
+                    #[allow(clippy::cast_precision_loss)] // a gauge; exact below 2^53
+                    Ok(entries) => metrics::gauge!(METRIC_BACKLOG_ENTRIES).set(entries as f64),
+                    Err(error) => tracing::warn!(%error, "measuring the ingest backlog failed"),
+                }
+            }
+        });
+        BacklogGauge { stop, task }
+    }
+
+    /// Stops measuring.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}

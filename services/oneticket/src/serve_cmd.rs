@@ -6,7 +6,7 @@
 //! → routers and workers → serve until SIGINT/SIGTERM.
 //!
 //! What each service brings ([`Service`]): `fare-validation` the terminal
-//! API; `parking` the gate API and its workers (saga sweep, gate journals,
+//! API and the ingest backlog gauge; `parking` the gate API and its workers (saga sweep, gate journals,
 //! overstays, counter check); `rider-api` the app's API and its
 //! housekeeping; `settlement` the stream ingest (Redis shard streams →
 //! Postgres) and the day-close worker. Every process serves health,
@@ -236,6 +236,7 @@ pub struct Services {
     /// Every chosen service's routes behind the common layers.
     pub router: axum::Router,
     ingest: Option<fare_validation::worker::IngestTask>,
+    backlog: Option<fare_validation::worker::BacklogGauge>,
     parking_workers: Option<parking_service::jobs::Workers>,
     rider_housekeeping: Option<rider_api::worker::Maintenance>,
     settle: Option<settlement::worker::SettleTask>,
@@ -246,6 +247,9 @@ impl Services {
     pub async fn stop(self) {
         if let Some(ingest) = self.ingest {
             ingest.stop().await;
+        }
+        if let Some(backlog) = self.backlog {
+            backlog.stop().await;
         }
         if let Some(workers) = self.parking_workers {
             workers.stop().await;
@@ -326,10 +330,17 @@ pub async fn start(
         }
         _ => None,
     };
+    // The terminal API also publishes the ingest's backlog, which keeps
+    // counting while no process runs `settlement`.
+    let mut backlog = None;
     if let Some(terminals) = &terminals
         && services.runs(Service::FareValidation)
     {
         app = app.merge(fare_validation::router(terminals.clone()));
+        backlog = Some(fare_validation::worker::BacklogGauge::start(
+            redis.clone(),
+            &layout,
+        ));
     }
 
     // Parking: the fare configuration's lots with the shipped site data,
@@ -416,6 +427,7 @@ pub async fn start(
     Ok(Services {
         router: service_kit::layers::apply(app, settings.http),
         ingest,
+        backlog,
         parking_workers,
         rider_housekeeping,
         settle,

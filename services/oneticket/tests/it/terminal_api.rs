@@ -148,6 +148,20 @@ async fn a_tap_goes_from_terminal_to_postgres_through_the_binary() {
     }
     assert_eq!(waiting, 2, "the top-up's and the tap's stream entries");
 
+    // The terminal API's process counts them as the ingest's backlog.
+    let deadline = Instant::now() + Duration::from_secs(WAIT_S);
+    loop {
+        let (_, metrics) = http(addr, "GET", "/metrics", &[], b"").expect("metrics");
+        if metrics
+            .lines()
+            .any(|line| line == "ingest_backlog_entries 2")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no backlog gauge: {metrics}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     // Settlement in a process of its own, on another port and without a
     // key store: its ingest brings the tap to Postgres.
     let settlement_listen = format!("127.0.0.1:{}", crate::support::free_port());
