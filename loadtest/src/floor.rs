@@ -81,9 +81,16 @@ impl Floor {
     }
 }
 
-/// `POST /v1/taps` on the floor.
+/// `POST /v1/taps` (and the parking gates' paths) on the floor.
 pub fn router(floor: Arc<Floor>) -> Router {
-    Router::new().route("/v1/taps", post(tap)).with_state(floor)
+    // The parking gates' paths too: a mix with parkers sends there, and the
+    // floor does for them what it does for a tap (HMAC over the path, one
+    // script).
+    Router::new()
+        .route(crate::workload::TAPS_PATH, post(tap))
+        .route(crate::workload::PARKING_ENTRIES_PATH, post(tap))
+        .route(crate::workload::PARKING_EXITS_PATH, post(tap))
+        .with_state(floor)
 }
 
 fn text<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {

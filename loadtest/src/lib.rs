@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! setup    terminals ──admin API──▶ service;  riders, cards, funded wallets ──store functions──▶ Postgres + Redis
-//! run      signed POST /v1/taps at a fixed rate ──HTTP/1.1──▶ service            (service mode)
+//! run      signed POST /v1/taps (and parking gates' /v1/parking/entries|exits with
+//!          --parking-percent) at a fixed rate ──HTTP/1.1──▶ service      (service mode)
 //! raw      the commit script with a tap's keys and arguments ──▶ Redis        (the floor)
 //! compare  service, raw, service, raw, … ──▶ each pair's ratio and the median
 //! floor-server  signed taps ──HTTP──▶ HMAC check + the commit script, nothing else

@@ -76,14 +76,23 @@ struct WorkloadArgs {
     /// Percent of riders who ride the metro (tap in, tap out); the rest take buses.
     #[arg(long, default_value_t = 40)]
     metro_percent: u32,
+    /// Percent of riders who park instead (enter and leave one of the four
+    /// HCMC lots by its gates); taken from the bus riders' share. Uses 8
+    /// of the terminals; give `setup` the same mix. Stays outlive a run:
+    /// a card left parked answers its next entry `already_parked`, and
+    /// more parkers than places (1,600 in all, 200 at D1-CAR) meet
+    /// `lot_full`; 4 (800 parkers, 200 a lot) fits a fresh database.
+    #[arg(long, default_value_t = 0)]
+    parking_percent: u32,
 }
 
 impl WorkloadArgs {
     fn workload(&self) -> anyhow::Result<Arc<Workload>> {
-        Ok(Arc::new(Workload::new(
+        Ok(Arc::new(Workload::with_parking(
             self.terminals,
             self.cards,
             self.metro_percent,
+            self.parking_percent,
         )?))
     }
 }

@@ -30,8 +30,7 @@ use crate::report::{ACCEPT, Outcome};
 use crate::runner::{Driver, Worker};
 use crate::workload::{Workload, tap};
 
-/// The tap endpoint.
-pub const TAPS_PATH: &str = "/v1/taps";
+pub use crate::workload::TAPS_PATH;
 
 /// Where the service listens, from `http://host:port`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,6 +73,8 @@ impl Target {
 /// A signed request: the body and the three authentication headers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignedTap {
+    /// The path it is signed for and posted to.
+    pub path: &'static str,
     /// The JSON body.
     pub body: Vec<u8>,
     /// `X-OT-Terminal`.
@@ -84,13 +85,14 @@ pub struct SignedTap {
     pub signature: String,
 }
 
-/// Signs `body` for `POST /v1/taps` as `terminal` with `key` at `now_s`.
+/// Signs `body` for `POST path` as `terminal` with `key` at `now_s`.
 ///
 /// # Errors
 /// Only if the canonical parts were malformed (they are constants here).
 pub fn sign_tap(
     key: &TerminalKey,
     terminal: &TerminalId,
+    path: &'static str,
     body: Vec<u8>,
     now_s: u64,
 ) -> anyhow::Result<SignedTap> {
@@ -98,13 +100,14 @@ pub fn sign_tap(
         key,
         &RequestParts {
             method: "POST",
-            path: TAPS_PATH,
+            path,
             body: &body,
         },
         now_s,
         terminal,
     )?;
     Ok(SignedTap {
+        path,
         body,
         terminal: terminal.as_str().to_owned(),
         timestamp: now_s.to_string(),
@@ -159,7 +162,13 @@ impl ServiceDriver {
             .keys
             .get(planned.terminal_index)
             .context("a planned terminal has a key")?;
-        sign_tap(key, &planned.terminal.id, body, now_s)
+        sign_tap(
+            key,
+            &planned.terminal.id,
+            planned.terminal.role.path(),
+            body,
+            now_s,
+        )
     }
 }
 
@@ -259,7 +268,7 @@ impl ServiceWorker {
             .ready()
             .await
             .map_err(|_| Cow::Borrowed("transport:closed"))?;
-        let request = Request::post(TAPS_PATH)
+        let request = Request::post(signed.path)
             .header(hyper::header::HOST, self.driver.target.authority.as_str())
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .header(HEADER_TERMINAL, signed.terminal)

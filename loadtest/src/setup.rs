@@ -88,10 +88,15 @@ pub async fn terminals(
                 direction,
             } => Placement::MetroGate {
                 station_id: wire(station_id)?,
-                direction: match direction {
-                    Direction::Entry => GateDirection::Entry,
-                    Direction::Exit => GateDirection::Exit,
-                },
+                direction: gate_direction(*direction),
+            },
+            Role::Parking { lot, direction } => Placement::ParkingGate {
+                lot_id: wire(lot.lot_id)?,
+                gate_id: wire(match direction {
+                    Direction::Entry => lot.entry_gate,
+                    Direction::Exit => lot.exit_gate,
+                })?,
+                direction: gate_direction(*direction),
             },
         };
         let body = serde_json::to_vec(&RegisterBody {
@@ -203,4 +208,11 @@ async fn rider(
     .await
     .with_context(|| format!("funding card {}", uid.as_str()))?;
     Ok(created)
+}
+
+fn gate_direction(direction: Direction) -> GateDirection {
+    match direction {
+        Direction::Entry => GateDirection::Entry,
+        Direction::Exit => GateDirection::Exit,
+    }
 }

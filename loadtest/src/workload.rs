@@ -11,9 +11,13 @@
 //! riders. A card is a bus rider or a metro rider for the whole run (by its
 //! index and the metro share); a metro rider alternates entry (even `k`) and
 //! exit (odd `k`) between two different stations, so trips are complete.
+//! A parker (the next `parking_percent` of every hundred card indices)
+//! alternates entering (even `k`) and leaving (odd `k`) one lot of the HCMC
+//! site data, by the lot's entry and exit gates (`POST /v1/parking/entries`
+//! and `/exits`), so every stay is closed and paid.
 
 use card_protocol::TerminalId;
-use card_protocol::messages::{CardUid, Medium, Tap, TapEvent, WireId};
+use card_protocol::messages::{CardUid, Medium, Tap, TapEvent, VehicleClass, WireId};
 use ring::digest;
 use uuid::Uuid;
 
@@ -24,6 +28,15 @@ pub const BUS_ROUTES: [&str; 8] = ["01", "56", "19", "53", "93", "33", "150", "1
 pub const METRO_STATIONS: [&str; 14] = [
     "BTH", "NHT", "BSO", "VTH", "TCA", "TDI", "APH", "RCH", "PLO", "BTA", "TDU", "KCN", "DHQ",
     "BXS",
+];
+/// The parking lots of the HCMC configuration (`config/hcmc/oneticket.toml`
+/// and `services/parking/data/hcmc_sites.toml`): lot, an entry gate, an
+/// exit gate, the vehicle class it takes, its operator.
+pub const PARKING_LOTS: [ParkingLot; 4] = [
+    ParkingLot::new("BTH-P", "E1", "X1", VehicleClass::Motorbike, "hurc1"),
+    ParkingLot::new("TDI-P", "E1", "X1", VehicleClass::Motorbike, "hurc1"),
+    ParkingLot::new("BXS-P", "E1", "X1", VehicleClass::Motorbike, "hurc1"),
+    ParkingLot::new("D1-CAR", "E1", "X1", VehicleClass::Car, "d1_parking"),
 ];
 /// The bus operator of the HCMC configuration.
 pub const BUS_OPERATOR: &str = "samco";
@@ -52,13 +65,48 @@ pub enum WorkloadError {
     /// Card count outside 1..=MAX_CARDS.
     #[error("cards must be 1..={MAX_CARDS}")]
     Cards,
-    /// Metro share above 100.
-    #[error("the metro share is a percentage, 0..=100")]
+    /// Metro and parking shares above 100 together.
+    #[error("the metro and parking shares are percentages adding up to at most 100")]
     Share,
     /// A metro share but too few terminals for an entry and an exit gate at
     /// two stations, or bus taps but no terminal left for a bus.
-    #[error("too few terminals for this mix: metro needs 4 gates, bus needs 1 validator")]
+    #[error(
+        "too few terminals for this mix: metro needs 4 gates, parking 8 (an entry and an exit at each of the 4 lots), bus 1 validator"
+    )]
     Fleet,
+}
+
+/// A parking lot the workload parks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParkingLot {
+    /// The lot.
+    pub lot_id: &'static str,
+    /// Its entry gate.
+    pub entry_gate: &'static str,
+    /// Its exit gate.
+    pub exit_gate: &'static str,
+    /// What it takes.
+    pub vehicle_class: VehicleClass,
+    /// Its operator.
+    pub operator_id: &'static str,
+}
+
+impl ParkingLot {
+    const fn new(
+        lot_id: &'static str,
+        entry_gate: &'static str,
+        exit_gate: &'static str,
+        vehicle_class: VehicleClass,
+        operator_id: &'static str,
+    ) -> ParkingLot {
+        ParkingLot {
+            lot_id,
+            entry_gate,
+            exit_gate,
+            vehicle_class,
+            operator_id,
+        }
+    }
 }
 
 /// A terminal's role and place.
@@ -76,6 +124,38 @@ pub enum Role {
         /// Entry or exit lane.
         direction: Direction,
     },
+    /// A parking gate.
+    Parking {
+        /// The lot.
+        lot: ParkingLot,
+        /// Entry or exit gate.
+        direction: Direction,
+    },
+}
+
+/// The path taps of a parking entry gate are posted to.
+pub const PARKING_ENTRIES_PATH: &str = "/v1/parking/entries";
+/// The path taps of a parking exit gate are posted to.
+pub const PARKING_EXITS_PATH: &str = "/v1/parking/exits";
+/// The path every other tap is posted to.
+pub const TAPS_PATH: &str = "/v1/taps";
+
+impl Role {
+    /// Where this terminal posts its taps.
+    #[must_use]
+    pub const fn path(&self) -> &'static str {
+        match self {
+            Role::Parking {
+                direction: Direction::Entry,
+                ..
+            } => PARKING_ENTRIES_PATH,
+            Role::Parking {
+                direction: Direction::Exit,
+                ..
+            } => PARKING_EXITS_PATH,
+            Role::Bus { .. } | Role::Gate { .. } => TAPS_PATH,
+        }
+    }
 }
 
 /// A metro gate lane's direction.
@@ -98,15 +178,18 @@ pub struct Terminal {
     pub role: Role,
 }
 
-/// The shape of a run: how many terminals and cards, and which share of
-/// cards ride the metro.
+/// The shape of a run: how many terminals and cards, and which shares of
+/// cards ride the metro and park.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Workload {
     cards: u32,
     metro_percent: u32,
+    parking_percent: u32,
     buses: Vec<Terminal>,
     /// Gate pairs: (entry, exit) at one station each.
     gates: Vec<(Terminal, Terminal)>,
+    /// Parking gate pairs: (entry, exit) at one lot each.
+    lots: Vec<(Terminal, Terminal)>,
 }
 
 /// What request `i` is.
@@ -127,15 +210,39 @@ impl Workload {
     /// # Errors
     /// See [`WorkloadError`].
     pub fn new(terminals: u32, cards: u32, metro_percent: u32) -> Result<Workload, WorkloadError> {
+        Workload::with_parking(terminals, cards, metro_percent, 0)
+    }
+
+    /// [`Workload::new`] with `parking_percent` of the cards parking: the
+    /// fleet then also has an entry and an exit gate at each of
+    /// [`PARKING_LOTS`] (taken from `terminals`).
+    ///
+    /// # Errors
+    /// See [`WorkloadError`].
+    pub fn with_parking(
+        terminals: u32,
+        cards: u32,
+        metro_percent: u32,
+        parking_percent: u32,
+    ) -> Result<Workload, WorkloadError> {
         if !(1..=MAX_TERMINALS).contains(&terminals) {
             return Err(WorkloadError::Terminals);
         }
         if !(1..=MAX_CARDS).contains(&cards) {
             return Err(WorkloadError::Cards);
         }
-        if metro_percent > PERCENT {
+        if metro_percent.saturating_add(parking_percent) > PERCENT {
             return Err(WorkloadError::Share);
         }
+        let lot_gates = if parking_percent == 0 {
+            0
+        } else {
+            2 * u32::try_from(PARKING_LOTS.len()).unwrap_or(u32::MAX)
+        };
+        if terminals < lot_gates {
+            return Err(WorkloadError::Fleet);
+        }
+        let terminals = terminals - lot_gates;
         let pairs = if metro_percent == 0 {
             0
         } else {
@@ -143,7 +250,8 @@ impl Workload {
             (terminals * metro_percent / PERCENT / 2).max(2)
         };
         let buses = terminals.saturating_sub(pairs * 2);
-        if (metro_percent > 0 && terminals < 4) || (metro_percent < PERCENT && buses == 0) {
+        let bus_riders = metro_percent + parking_percent < PERCENT;
+        if (metro_percent > 0 && terminals < 4) || (bus_riders && buses == 0) {
             return Err(WorkloadError::Fleet);
         }
         let buses = (0..buses)
@@ -169,11 +277,38 @@ impl Workload {
                 (gate(Direction::Entry, "in"), gate(Direction::Exit, "out"))
             })
             .collect();
+        let lots = if parking_percent == 0 {
+            Vec::new()
+        } else {
+            PARKING_LOTS
+                .iter()
+                .map(|lot| {
+                    let gate = |direction: Direction, gate_id: &str| Terminal {
+                        id: terminal_id(&format!(
+                            "lt-park-{}-{}",
+                            lot.lot_id.to_ascii_lowercase(),
+                            gate_id.to_ascii_lowercase()
+                        )),
+                        operator_id: lot.operator_id,
+                        role: Role::Parking {
+                            lot: *lot,
+                            direction,
+                        },
+                    };
+                    (
+                        gate(Direction::Entry, lot.entry_gate),
+                        gate(Direction::Exit, lot.exit_gate),
+                    )
+                })
+                .collect()
+        };
         Ok(Workload {
             cards,
             metro_percent,
+            parking_percent,
             buses,
             gates,
+            lots,
         })
     }
 
@@ -183,17 +318,27 @@ impl Workload {
         self.cards
     }
 
-    /// Every terminal: bus validators, then gates (entry, exit) by pair.
+    /// Every terminal: bus validators, then gates (entry, exit) by pair,
+    /// then parking gates (entry, exit) by lot.
     pub fn terminals(&self) -> impl Iterator<Item = &Terminal> {
         self.buses
             .iter()
             .chain(self.gates.iter().flat_map(|(entry, exit)| [entry, exit]))
+            .chain(self.lots.iter().flat_map(|(entry, exit)| [entry, exit]))
     }
 
     /// How many terminals.
     #[must_use]
     pub fn terminal_count(&self) -> usize {
-        self.buses.len() + 2 * self.gates.len()
+        self.buses.len() + 2 * self.gates.len() + 2 * self.lots.len()
+    }
+
+    /// Whether `card` parks: the `parking_percent` card indices of every
+    /// hundred after the metro riders'.
+    #[must_use]
+    pub const fn is_parker(&self, card: u32) -> bool {
+        let at = card % PERCENT;
+        at >= self.metro_percent && at < self.metro_percent + self.parking_percent
     }
 
     /// Whether `card` rides the metro: the first `metro_percent` of every
@@ -227,6 +372,20 @@ impl Workload {
                 terminal_index: self.buses.len() + 2 * pair + offset,
             };
         }
+        if self.is_parker(card) && !self.lots.is_empty() {
+            let lot = usize::try_from(card).unwrap_or(usize::MAX) % self.lots.len();
+            let leaving = round % 2 == 1;
+            let (terminal, offset) = if leaving {
+                (&self.lots[lot].1, 1)
+            } else {
+                (&self.lots[lot].0, 0)
+            };
+            return Planned {
+                card,
+                terminal,
+                terminal_index: self.buses.len() + 2 * self.gates.len() + 2 * lot + offset,
+            };
+        }
         let bus = usize::try_from(index % u64::try_from(self.buses.len()).unwrap_or(1))
             .unwrap_or_default();
         Planned {
@@ -242,7 +401,8 @@ fn cycle(items: &[&'static str], n: u32) -> &'static str {
 }
 
 fn terminal_id(text: &str) -> TerminalId {
-    TerminalId::parse(text).expect("lt-bus-/lt-gate- ids are short and of the allowed characters")
+    TerminalId::parse(text)
+        .expect("lt-bus-/lt-gate-/lt-park- ids are short and of the allowed characters")
 }
 
 /// The UID of card `index`: 7 bytes, `4c` then the index big-endian on 6
@@ -295,6 +455,22 @@ pub fn tap(planned: &Planned<'_>, boot_epoch: u32, seq: u64, device_time_s: u64)
             direction: Direction::Exit,
         } => TapEvent::MetroExit {
             station_id: wire(station_id),
+        },
+        Role::Parking {
+            lot,
+            direction: Direction::Entry,
+        } => TapEvent::ParkingEntry {
+            lot_id: wire(lot.lot_id),
+            gate_id: wire(lot.entry_gate),
+            vehicle_class: lot.vehicle_class,
+        },
+        Role::Parking {
+            lot,
+            direction: Direction::Exit,
+        } => TapEvent::ParkingExit {
+            lot_id: wire(lot.lot_id),
+            gate_id: wire(lot.exit_gate),
+            vehicle_class: lot.vehicle_class,
         },
     };
     Tap {

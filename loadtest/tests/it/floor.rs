@@ -38,7 +38,9 @@ async fn signed_taps_are_committed_and_unsigned_ones_refused() {
             .map_or(0, |d| d.as_nanos())
     );
     let layout = Layout::new(KeyPrefix::new(&prefix).expect("prefix"));
-    let workload = Arc::new(Workload::new(4, CARDS, 0).expect("workload"));
+    // Cards 0–4 of 10 park (5%: the first 5 of every hundred): the floor
+    // takes the parking gates' paths too.
+    let workload = Arc::new(Workload::with_parking(12, CARDS, 0, 5).expect("workload"));
     let master = MasterKey::new(&[7; 32]).expect("key");
     let driver = Arc::new(RawDriver::new(
         redis.clone(),

@@ -20,6 +20,7 @@ fn check(
     let signed = sign_tap(
         &derive_terminal_key(&master, &signer),
         &signer,
+        TAPS_PATH,
         body_signed.to_vec(),
         NOW_S,
     )

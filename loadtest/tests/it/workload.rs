@@ -86,12 +86,81 @@ fn a_metro_rider_enters_at_home_and_leaves_at_another_station() {
     );
 }
 
+#[test]
+fn parkers_take_their_share_and_eight_parking_gates() {
+    let workload = Workload::with_parking(200, 100, 40, 10).expect("valid");
+    let parking: Vec<_> = workload
+        .terminals()
+        .filter(|t| matches!(t.role, Role::Parking { .. }))
+        .collect();
+    assert_eq!(
+        parking.len(),
+        8,
+        "an entry and an exit at each of the 4 lots"
+    );
+    assert_eq!(workload.terminal_count(), 200);
+    assert_eq!((0..100).filter(|c| workload.is_parker(*c)).count(), 10);
+    assert!((0..100).all(|c| !(workload.is_parker(c) && workload.is_metro_rider(c))));
+    // The shares add up to at most 100, and parking needs its 8 gates.
+    assert_eq!(
+        Workload::with_parking(200, 100, 95, 6),
+        Err(WorkloadError::Share)
+    );
+    assert_eq!(
+        Workload::with_parking(8, 100, 0, 100).map(|w| w.terminal_count()),
+        Ok(8)
+    );
+    assert_eq!(
+        Workload::with_parking(7, 100, 0, 100),
+        Err(WorkloadError::Fleet)
+    );
+    assert_eq!(
+        Workload::with_parking(8, 100, 0, 50),
+        Err(WorkloadError::Fleet),
+        "bus riders but no validator left"
+    );
+}
+
+#[test]
+fn a_parker_enters_and_leaves_the_same_lot_by_its_gates() {
+    let workload = Workload::with_parking(40, 100, 0, 20).expect("valid");
+    let parker = (0..100).find(|c| workload.is_parker(*c)).expect("a parker");
+    let cards = u64::from(workload.cards());
+    let entry = workload.plan(u64::from(parker));
+    let exit = workload.plan(u64::from(parker) + cards);
+    let (
+        Role::Parking {
+            lot: lot_in,
+            direction: Direction::Entry,
+        },
+        Role::Parking {
+            lot: lot_out,
+            direction: Direction::Exit,
+        },
+    ) = (&entry.terminal.role, &exit.terminal.role)
+    else {
+        panic!("entry then exit: {:?} {:?}", entry.terminal, exit.terminal);
+    };
+    assert_eq!(lot_in, lot_out);
+    assert_eq!(entry.terminal.role.path(), "/v1/parking/entries");
+    assert_eq!(exit.terminal.role.path(), "/v1/parking/exits");
+    let built = tap(&exit, 7, 1, 1_772_409_600);
+    assert!(matches!(
+        built.event,
+        TapEvent::ParkingExit { ref lot_id, ref gate_id, .. }
+            if lot_id.as_str() == lot_out.lot_id && gate_id.as_str() == lot_out.exit_gate
+    ));
+}
+
 proptest! {
     #[test]
     fn every_planned_tap_fits_its_terminal_and_decodes(
-        terminals in 4u32..300, cards in 1u32..5_000, metro in 0u32..=100, index in 0u64..1_000_000,
+        terminals in 4u32..300, cards in 1u32..5_000, metro in 0u32..=100, parking in 0u32..=100,
+        index in 0u64..1_000_000,
     ) {
-        let Ok(workload) = Workload::new(terminals, cards, metro) else { return Ok(()); };
+        let Ok(workload) = Workload::with_parking(terminals, cards, metro, parking) else {
+            return Ok(());
+        };
         let planned = workload.plan(index);
         prop_assert_eq!(u64::from(planned.card), index % u64::from(cards));
         let listed: Vec<_> = workload.terminals().collect();
@@ -102,7 +171,10 @@ proptest! {
             (Role::Bus { .. }, TapEvent::BusBoarding { .. })
                 | (Role::Gate { direction: Direction::Entry, .. }, TapEvent::MetroEntry { .. })
                 | (Role::Gate { direction: Direction::Exit, .. }, TapEvent::MetroExit { .. })
+                | (Role::Parking { direction: Direction::Entry, .. }, TapEvent::ParkingEntry { .. })
+                | (Role::Parking { direction: Direction::Exit, .. }, TapEvent::ParkingExit { .. })
         );
+        prop_assert_eq!(workload.is_parker(planned.card), matches!(planned.terminal.role, Role::Parking { .. }));
         prop_assert!(fits);
         prop_assert_eq!(&built.medium, &Medium::TransitCard { card_id: card_uid(planned.card) });
         let json = serde_json::to_vec(&built).expect("encodes");
