@@ -494,6 +494,8 @@ async fn floor_cmd(args: FloorArgs) -> anyhow::Result<()> {
 
 /// How often `backlog` looks, ms.
 const BACKLOG_POLL_MS: u64 = 200;
+/// How often `backlog` prints a line when its output is not a terminal, ms.
+const BACKLOG_LINE_MS: u64 = 5_000;
 
 async fn backlog_cmd(args: BacklogArgs) -> anyhow::Result<()> {
     let layout = Layout::new(
@@ -526,6 +528,7 @@ async fn backlog_cmd(args: BacklogArgs) -> anyhow::Result<()> {
     // When the first drop was seen, and what was left then.
     let mut started: Option<(Instant, u64)> = None;
     let (mut peak, mut left) = (first, first);
+    let mut last_line = Instant::now();
     while left > 0 {
         if Instant::now() >= deadline {
             bar.abandon();
@@ -539,6 +542,11 @@ async fn backlog_cmd(args: BacklogArgs) -> anyhow::Result<()> {
         bar.set_position(peak - left);
         if started.is_none() && left < peak {
             started = Some((Instant::now(), left));
+        }
+        // Not a terminal (the bar is hidden): a line every few seconds.
+        if bar.is_hidden() && last_line.elapsed() >= Duration::from_millis(BACKLOG_LINE_MS) {
+            eprintln!("backlog: {left} entries");
+            last_line = Instant::now();
         }
     }
     bar.finish();
