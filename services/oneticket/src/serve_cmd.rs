@@ -6,9 +6,9 @@
 //! → routers and workers → serve until SIGINT/SIGTERM.
 //!
 //! What each service brings ([`Service`]): `fare-validation` the terminal
-//! API and the ingest backlog gauge; `parking` the gate API and its workers (saga sweep, gate journals,
-//! overstays, counter check); `rider-api` the app's API and its
-//! housekeeping; `settlement` the stream ingest (Redis shard streams →
+//! API and the ingest backlog gauge; `parking` the gate API and its
+//! workers (saga sweep, gate journals, overstays, counter check);
+//! `rider-api` the app's API and its housekeeping; `settlement` the stream ingest (Redis shard streams →
 //! Postgres) and the day-close worker. Every process serves health,
 //! readiness (`/readyz`: Postgres and Redis), liveness (`/healthz`) and
 //! metrics. The workers stop after the server, each finishing its batch.
