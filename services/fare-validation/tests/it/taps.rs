@@ -91,8 +91,9 @@ async fn two_instances_tapping_one_card_concurrently_lose_no_update() {
     rig.db.drop_now().await;
 }
 
-#[tokio::test]
-async fn a_restarted_ingest_reclaims_what_a_dead_one_left() {
+/// A rig whose rider (funded once) made three accepted taps on `bus-a`:
+/// four stream entries of one account, none ingested.
+async fn rider_with_three_bus_taps() -> Rig {
     let rig = Rig::new().await;
     rig.bus("bus-a", "19").await;
     rig.rider(CARD, 30_000).await;
@@ -106,6 +107,12 @@ async fn a_restarted_ingest_reclaims_what_a_dead_one_left() {
         .await;
         assert_eq!(status, StatusCode::OK);
     }
+    rig
+}
+
+#[tokio::test]
+async fn a_restarted_ingest_reclaims_what_a_dead_one_left() {
+    let rig = rider_with_three_bus_taps().await;
     // A consumer reads a batch and dies before writing it.
     let dead = rig.ingest("dead").await;
     assert_eq!(dead.read_without_ack().await.expect("read"), 4);
@@ -128,19 +135,7 @@ async fn a_restarted_ingest_reclaims_what_a_dead_one_left() {
 /// that share, and a drain still takes all of it.
 #[tokio::test]
 async fn a_read_takes_each_stream_its_share_of_the_batch() {
-    let rig = Rig::new().await;
-    rig.bus("bus-a", "19").await;
-    rig.rider(CARD, 30_000).await;
-    for seq in 1..=3u64 {
-        let (status, _) = tap(
-            &rig,
-            &rig.router,
-            "bus-a",
-            &card_tap("bus-a", seq, bus("19"), CARD),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK);
-    }
+    let rig = rider_with_three_bus_taps().await;
     // The top-up and three taps of one account: four entries in one stream.
     let shards = usize::from(projection::keys::SHARD_COUNT);
     let ingest = rig.ingest_reading("share", 2 * shards).await;
