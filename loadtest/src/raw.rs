@@ -120,7 +120,7 @@ impl Payloads {
         };
         Ok(Payloads {
             state_rest: state.get(bar..).unwrap_or_default().to_vec(),
-            reply: serde_json::to_vec(&reply)?,
+            reply: projection::entry::encode_reply(&reply),
             entry: projection::entry::encode(&StreamEntryRef::of(&entry)),
         })
     }

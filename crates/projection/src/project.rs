@@ -213,8 +213,7 @@ impl Projection {
                 config_id: setup.config_id().as_str(),
                 decided_at_ms: change.now.timestamp_millis(),
             });
-            let reply_bytes =
-                serde_json::to_vec(&reply).map_err(|e| ProjectionError::Corrupt(e.to_string()))?;
+            let reply_bytes = crate::entry::encode_reply(&reply);
             let new_state = if changed {
                 encode_state(setup.config_id(), &decided.state)?
             } else {
@@ -259,7 +258,7 @@ impl Projection {
                     });
                 }
                 Committed::Repeat(bytes) => {
-                    let reply: Reply = serde_json::from_slice(&bytes)
+                    let reply = crate::entry::decode_reply(&bytes)
                         .map_err(|e| ProjectionError::Corrupt(format!("stored reply: {e}")))?;
                     return Ok(Applied {
                         reply,
@@ -303,8 +302,7 @@ impl Projection {
             config_id: self.inner.setup.config_id().as_str(),
             decided_at_ms: now.timestamp_millis(),
         });
-        let reply_bytes =
-            serde_json::to_vec(&reply).map_err(|e| ProjectionError::Corrupt(e.to_string()))?;
+        let reply_bytes = crate::entry::encode_reply(&reply);
         let mut redis = self.inner.redis.clone();
         let committed = hot::record(
             &mut redis,
@@ -323,7 +321,7 @@ impl Projection {
                 occupancy: None,
             }),
             Committed::Repeat(bytes) => Ok(Applied {
-                reply: serde_json::from_slice(&bytes)
+                reply: crate::entry::decode_reply(&bytes)
                     .map_err(|e| ProjectionError::Corrupt(format!("stored reply: {e}")))?,
                 repeat: Repeat::Retry,
                 occupancy: None,
