@@ -87,20 +87,7 @@ pub fn encode_reply(reply: &Reply) -> Vec<u8> {
 /// # Errors
 /// As [`decode`].
 pub fn decode_reply(bytes: &[u8]) -> Result<Reply, EntryError> {
-    match bytes.first() {
-        Some(&FORMAT_V1) => {
-            let mut r = Reader { rest: &bytes[1..] };
-            let reply = r.reply()?;
-            if r.rest.is_empty() {
-                Ok(reply)
-            } else {
-                Err(error(format!("{} bytes after the reply", r.rest.len())))
-            }
-        }
-        Some(&JSON_OPEN) => serde_json::from_slice(bytes).map_err(|e| error(e.to_string())),
-        Some(other) => Err(error(format!("unknown reply format {other:#04x}"))),
-        None => Err(error("empty reply")),
-    }
+    decode_versioned(bytes, "reply", |r| r.reply())
 }
 
 /// Decodes an entry: version 1, or JSON as written before it.
@@ -109,14 +96,23 @@ pub fn decode_reply(bytes: &[u8]) -> Result<Reply, EntryError> {
 /// A truncated or damaged entry, trailing bytes, a value out of range, or
 /// an unknown format.
 pub fn decode(bytes: &[u8]) -> Result<StreamEntry, EntryError> {
+    decode_versioned(bytes, "entry", |r| r.entry())
+}
+
+/// By the first byte: version 1, read by `read` to the last byte, or JSON.
+fn decode_versioned<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    name: &str,
+    read: impl FnOnce(&mut Reader<'_>) -> Result<T, EntryError>,
+) -> Result<T, EntryError> {
     match bytes.first() {
         Some(&FORMAT_V1) => {
             let mut r = Reader { rest: &bytes[1..] };
-            let entry = r.entry()?;
+            let value = read(&mut r)?;
             if r.rest.is_empty() {
-                Ok(entry)
+                Ok(value)
             } else {
-                Err(error(format!("{} bytes after the entry", r.rest.len())))
+                Err(error(format!("{} bytes after the {name}", r.rest.len())))
             }
         }
         Some(&JSON_OPEN) => serde_json::from_slice(bytes).map_err(|e| error(e.to_string())),
