@@ -14,7 +14,7 @@
 //!
 //! Map: [`schedule`] (due times, coordinated-omission-safe latency),
 //! [`workload`] (fleet, cards, who taps what), [`runner`] (the open-loop
-//! engine), [`service`] and [`raw`] (the two drivers), [`floor`] (the bare server), [`report`] (HDR
+//! engine), [`service`] and [`raw`] (the two drivers), [`wire`] (service mode's lean HTTP/1.1 client), [`floor`] (the bare server), [`report`] (HDR
 //! histogram, counts, JSON), [`setup`] (idempotent seeding).
 //!
 //! **Boundary:** timings live here and in `BENCHMARKS.md`, never in tests;
@@ -27,4 +27,5 @@ pub mod runner;
 pub mod schedule;
 pub mod service;
 pub mod setup;
+pub mod wire;
 pub mod workload;

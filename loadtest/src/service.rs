@@ -13,21 +13,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use bytes::Bytes;
 use card_protocol::TerminalId;
 use card_protocol::request_auth::{
     HEADER_SIGNATURE, HEADER_TERMINAL, HEADER_TIMESTAMP, MasterKey, RequestParts, TerminalKey,
     derive_terminal_key, sign_request,
 };
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::{Request, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::StatusCode;
 use serde::Deserialize;
-use tokio::net::TcpStream;
 
 use crate::report::{ACCEPT, Outcome};
 use crate::runner::{Driver, Worker};
+use crate::wire::{Conn, Post, WireError};
 use crate::workload::{Workload, tap};
 
 pub use crate::workload::TAPS_PATH;
@@ -180,34 +176,23 @@ pub fn unix_now_s() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// One keep-alive connection.
+/// One keep-alive connection ([`crate::wire`]: one write a request, the
+/// answer parsed in place).
 pub struct ServiceWorker {
     driver: Arc<ServiceDriver>,
-    sender: Option<SendRequest<Full<Bytes>>>,
-}
-
-async fn connect(target: &Target) -> anyhow::Result<SendRequest<Full<Bytes>>> {
-    let stream = TcpStream::connect(target.addr)
-        .await
-        .with_context(|| format!("connecting to {}", target.addr))?;
-    stream.set_nodelay(true)?;
-    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(async move {
-        // The connection ends when the sender is dropped or the server
-        // closes it; the worker notices at its next send and reconnects.
-        let _ = connection.await;
-    });
-    Ok(sender)
+    conn: Option<Conn>,
 }
 
 impl Driver for Arc<ServiceDriver> {
     type Worker = ServiceWorker;
 
     async fn worker(&self, _n: u32) -> anyhow::Result<ServiceWorker> {
-        let sender = connect(&self.target).await?;
+        let conn = Conn::connect(self.target.addr)
+            .await
+            .with_context(|| format!("connecting to {}", self.target.addr))?;
         Ok(ServiceWorker {
             driver: Arc::clone(self),
-            sender: Some(sender),
+            conn: Some(conn),
         })
     }
 }
@@ -253,56 +238,39 @@ pub fn outcome_of(status: StatusCode, body: &[u8]) -> (Outcome, bool) {
     )
 }
 
-impl ServiceWorker {
-    async fn round_trip(&mut self, signed: SignedTap) -> Result<(StatusCode, Bytes), Outcome> {
-        let sender = match self.sender.as_mut() {
-            Some(sender) if !sender.is_closed() => sender,
-            _ => {
-                let fresh = connect(&self.driver.target)
-                    .await
-                    .map_err(|_| Cow::Borrowed("transport:connect"))?;
-                self.sender.insert(fresh)
-            }
-        };
-        sender
-            .ready()
-            .await
-            .map_err(|_| Cow::Borrowed("transport:closed"))?;
-        let request = Request::post(signed.path)
-            .header(hyper::header::HOST, self.driver.target.authority.as_str())
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .header(HEADER_TERMINAL, signed.terminal)
-            .header(HEADER_TIMESTAMP, signed.timestamp)
-            .header(HEADER_SIGNATURE, signed.signature)
-            .body(Full::new(Bytes::from(signed.body)))
-            .map_err(|_| Cow::Borrowed("transport:request"))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|_| Cow::Borrowed("transport:send"))?;
-        let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|_| Cow::Borrowed("transport:body"))?
-            .to_bytes();
-        Ok((status, body))
-    }
-}
-
 impl Worker for ServiceWorker {
     async fn send(&mut self, index: u64) -> (Outcome, bool) {
         let signed = match self.driver.signed(index) {
             Ok(signed) => signed,
             Err(_) => return (Cow::Borrowed("generator:sign"), false),
         };
-        match self.round_trip(signed).await {
-            Ok((status, body)) => outcome_of(status, &body),
-            Err(outcome) => {
+        let conn = match self.conn.take() {
+            Some(conn) if conn.is_open() => conn,
+            _ => match Conn::connect(self.driver.target.addr).await {
+                Ok(conn) => conn,
+                Err(_) => return (Cow::Borrowed("transport:connect"), false),
+            },
+        };
+        let conn = self.conn.insert(conn);
+        let post = Post {
+            path: signed.path,
+            host: &self.driver.target.authority,
+            headers: &[
+                (HEADER_TERMINAL, &signed.terminal),
+                (HEADER_TIMESTAMP, &signed.timestamp),
+                (HEADER_SIGNATURE, &signed.signature),
+            ],
+            body: &signed.body,
+        };
+        match conn.post(&post).await {
+            Ok((status, body)) => match StatusCode::from_u16(status) {
+                Ok(status) => outcome_of(status, body),
+                Err(_) => (Cow::Borrowed(WireError::Malformed.label()), false),
+            },
+            Err(error) => {
                 // Drop the connection: the next send opens a fresh one.
-                self.sender = None;
-                (outcome, false)
+                self.conn = None;
+                (Cow::Borrowed(error.label()), false)
             }
         }
     }

@@ -7,4 +7,5 @@ mod floor;
 mod report;
 mod schedule;
 mod signing;
+mod wire;
 mod workload;
