@@ -129,13 +129,33 @@ impl fmt::Display for TicketId {
 /// refused so every value has one spelling (ids are compared as strings in
 /// logs, deny lists and databases).
 pub(crate) fn parse_lower_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    let lowercase = text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if !lowercase || text.len() != 2 * N {
+    if text.len() != 2 * N {
         return None;
     }
     let mut out = [0u8; N];
-    hex::decode_to_slice(text, &mut out).ok()?;
+    for (byte, pair) in out.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
+        let [high, low] = *pair.first_chunk::<2>()?;
+        *byte = (lower_hex_digit(high)? << 4) | lower_hex_digit(low)?;
+    }
     Some(out)
+}
+
+/// The value of a lowercase hex digit.
+fn lower_hex_digit(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        _ => None,
+    }
+}
+
+/// Appends `bytes` as lowercase hex.
+pub(crate) fn push_lower_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
 }
 
 #[cfg(test)]
@@ -172,5 +192,24 @@ mod tests {
         check(&hex::encode(&bytes[..15]), None);
         check("zz", None);
         check("", None);
+    }
+
+    proptest::proptest! {
+        /// The hand-written hex agrees with the `hex` crate both ways, and
+        /// anything but lowercase hex of the exact length is refused.
+        #[test]
+        fn lower_hex_round_trips(bytes in proptest::array::uniform32(proptest::prelude::any::<u8>()), flip in 0usize..64) {
+            let mut text = String::new();
+            push_lower_hex(&mut text, &bytes);
+            proptest::prop_assert_eq!(&text, &hex::encode(bytes));
+            proptest::prop_assert_eq!(parse_lower_hex::<32>(&text), Some(bytes));
+            proptest::prop_assert_eq!(parse_lower_hex::<31>(&text), None);
+            let mut upper = text.clone().into_bytes();
+            if let Some(c) = upper.get_mut(flip) {
+                *c = if c.is_ascii_digit() { b'g' } else { c.to_ascii_uppercase() };
+            }
+            let upper = String::from_utf8(upper).expect("ascii");
+            proptest::prop_assert_eq!(parse_lower_hex::<32>(&upper), None);
+        }
     }
 }

@@ -14,6 +14,7 @@
 //! event key instead.
 
 use std::fmt;
+use std::sync::Arc;
 
 use ledger::AccountId;
 use ring::digest;
@@ -83,16 +84,57 @@ impl Shard {
 }
 
 /// The Redis key layout under one prefix.
+///
+/// Each shard's key stems (`<prefix>:{sNN}:state:`, `…:idem:`, and the
+/// stream's whole name) are written once, when the layout is made: a tap
+/// needs three keys, and formatting each from its parts cost three
+/// allocations and a `format!` apiece on the hot path.
 #[derive(Clone, Debug)]
 pub struct Layout {
     prefix: KeyPrefix,
+    shards: Arc<[ShardKeys]>,
+}
+
+/// One shard's key stems.
+#[derive(Debug)]
+struct ShardKeys {
+    /// `<prefix>:{sNN}:state:`
+    state: String,
+    /// `<prefix>:{sNN}:idem:`
+    idempotency: String,
+    /// `<prefix>:{sNN}:events`
+    stream: String,
+}
+
+fn stem(prefix: &KeyPrefix, tag: &HashTag, name: KeyName) -> String {
+    let mut key = prefix.tagged_key(tag, name);
+    key.push(':');
+    key
+}
+
+/// `stem` followed by `rest`, allocated once.
+fn joined(stem: &str, rest: &str) -> String {
+    let mut key = String::with_capacity(stem.len() + rest.len());
+    key.push_str(stem);
+    key.push_str(rest);
+    key
 }
 
 impl Layout {
     /// Keys under `prefix`.
     #[must_use]
     pub fn new(prefix: KeyPrefix) -> Layout {
-        Layout { prefix }
+        let shards = Shard::all()
+            .map(|shard| {
+                let tag = shard.tag();
+                ShardKeys {
+                    state: stem(&prefix, &tag, STATE),
+                    idempotency: stem(&prefix, &tag, IDEMPOTENCY),
+                    stream: prefix.tagged_key(&tag, EVENTS),
+                }
+            })
+            .collect();
+        Layout { prefix, shards }
     }
 
     /// The prefix.
@@ -101,31 +143,29 @@ impl Layout {
         &self.prefix
     }
 
+    fn shard(&self, shard: Shard) -> &ShardKeys {
+        // Every `Shard` is below SHARD_COUNT, and `new` made one entry each.
+        &self.shards[usize::from(shard.0)]
+    }
+
     /// An account's state key.
     #[must_use]
     pub fn state(&self, account: AccountId) -> String {
-        let shard = Shard::of_account(account);
-        format!(
-            "{}:{}",
-            self.prefix.tagged_key(&shard.tag(), STATE),
-            account.as_uuid().simple()
-        )
+        let mut id = uuid::Uuid::encode_buffer();
+        let id = account.as_uuid().simple().encode_lower(&mut id);
+        joined(&self.shard(Shard::of_account(account)).state, id)
     }
 
     /// An event's idempotency key in `shard`.
     #[must_use]
     pub fn idempotency(&self, shard: Shard, key: &EventKey) -> String {
-        format!(
-            "{}:{}",
-            self.prefix.tagged_key(&shard.tag(), IDEMPOTENCY),
-            key.as_str()
-        )
+        joined(&self.shard(shard).idempotency, key.as_str())
     }
 
     /// A shard's stream.
     #[must_use]
     pub fn stream(&self, shard: Shard) -> String {
-        self.prefix.tagged_key(&shard.tag(), EVENTS)
+        self.shard(shard).stream.clone()
     }
 
     /// Every shard's stream, in shard order.
