@@ -20,6 +20,7 @@
 
 pub mod env;
 pub mod health;
+pub mod json_fields;
 pub mod layers;
 pub mod problem;
 pub mod request_id;

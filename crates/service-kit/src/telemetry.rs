@@ -57,7 +57,8 @@ pub fn init_tracing(log: &LogSettings) -> Result<(), TelemetryError> {
                 tracing_subscriber::fmt::layer()
                     .json()
                     .flatten_event(true)
-                    .with_current_span(true),
+                    .with_current_span(true)
+                    .fmt_fields(crate::json_fields::FastJsonFields),
             )
             .try_init(),
         LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer()).try_init(),
