@@ -3,9 +3,10 @@
 //! `httparse` — no per-request tasks, channels or header maps.
 //!
 //! The generator shares two cores with the service and Redis, so every
-//! microsecond it spends per request is taken from what it measures (the
-//! general-purpose client spent ~14 µs a request, a third of it in the
-//! allocator and its connection task's wake-ups). This client does what
+//! microsecond it spends per request is taken from what it measures (at
+//! saturation hyper's client connection, on glibc's malloc, spent ~17 µs a
+//! request, much of it in the allocator and its connection task's
+//! wake-ups; this client spends ~7, see BENCHMARKS.md). This client does what
 //! `wrk` does: keep-alive, one request in flight per connection, answers
 //! framed by `Content-Length` (what the service and the floor send; a
 //! chunked answer is reported as `transport:chunked`, not guessed at).
