@@ -474,3 +474,174 @@ proptest! {
         prop_assert!(ok);
     }
 }
+
+/// The derived decoders `Medium` and `TapEvent` had before they were
+/// decoded through flat field structs (serde's internally tagged enums):
+/// the reference the flat decoders must agree with.
+mod tagged {
+    use serde::{Deserialize, Serialize};
+
+    use super::super::fields::{BankCardToken, CardUid, Plate, QrPayload, VehicleClass, WireId};
+
+    #[derive(Debug, Serialize, Deserialize)]
+    #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+    pub enum Medium {
+        TransitCard { card_id: CardUid },
+        BankCard { token: BankCardToken },
+        Qr { payload: QrPayload },
+        Plate { plate: Plate },
+    }
+
+    #[derive(Debug, Serialize, Deserialize)]
+    #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+    pub enum TapEvent {
+        BusBoarding {
+            route_id: WireId,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            stop_id: Option<WireId>,
+        },
+        MetroEntry {
+            station_id: WireId,
+        },
+        MetroExit {
+            station_id: WireId,
+        },
+        ParkingEntry {
+            lot_id: WireId,
+            gate_id: WireId,
+            vehicle_class: VehicleClass,
+        },
+        ParkingExit {
+            lot_id: WireId,
+            gate_id: WireId,
+            vehicle_class: VehicleClass,
+        },
+    }
+}
+
+/// Decodes `value` with both decoders: each gives the re-serialised JSON
+/// or `None` when it refuses.
+fn both<New, Old>(value: &Value) -> (Option<Value>, Option<Value>)
+where
+    New: serde::de::DeserializeOwned + serde::Serialize,
+    Old: serde::de::DeserializeOwned + serde::Serialize,
+{
+    let new = serde_json::from_value::<New>(value.clone())
+        .ok()
+        .map(|m| serde_json::to_value(m).expect("serialises"));
+    let old = serde_json::from_value::<Old>(value.clone())
+        .ok()
+        .map(|m| serde_json::to_value(m).expect("serialises"));
+    (new, old)
+}
+
+const KINDS: [&str; 10] = [
+    "transit_card",
+    "bank_card",
+    "qr",
+    "plate",
+    "bus_boarding",
+    "metro_entry",
+    "metro_exit",
+    "parking_entry",
+    "parking_exit",
+    "lane",
+];
+
+/// Each field a medium or event may carry (and one neither does), with a
+/// value valid for it.
+const FIELDS: [(&str, &str); 11] = [
+    ("card_id", "04a1b2c3d4e5f6"),
+    ("token", "tok_4111-abcdefgh"),
+    ("payload", "0oRJoQ"),
+    ("plate", "59X1-123.45"),
+    ("route_id", "19"),
+    ("stop_id", "BX-MIEN-DONG"),
+    ("station_id", "BTH"),
+    ("lot_id", "BXS-P"),
+    ("gate_id", "IN-1"),
+    ("vehicle_class", "motorbike"),
+    ("lane", "2"),
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+    /// For any object built from the kinds and fields of both types — the
+    /// kind's own fields, another kind's, unknown ones; valid values,
+    /// `null`, wrong types, invalid strings; `kind` missing or unknown —
+    /// the flat decoders accept exactly what the tagged ones accept, and
+    /// decode it to the same value.
+    #[test]
+    fn flat_decoders_agree_with_the_tagged_ones(
+        kind in proptest::option::of(0usize..KINDS.len()),
+        fields in proptest::collection::vec((0usize..FIELDS.len(), 0u8..4), 0..5),
+    ) {
+        let mut object = serde_json::Map::new();
+        if let Some(kind) = kind {
+            object.insert("kind".to_owned(), json!(KINDS[kind]));
+        }
+        for (field, form) in fields {
+            let (name, valid) = FIELDS[field];
+            let value = match form {
+                0 => json!(valid),
+                1 => Value::Null,
+                2 => json!(5),
+                _ => json!("not valid here"),
+            };
+            object.insert(name.to_owned(), value);
+        }
+        let value = Value::Object(object);
+        let (new, old) = both::<Medium, tagged::Medium>(&value);
+        prop_assert_eq!(new, old, "medium {}", value);
+        let (new, old) = both::<TapEvent, tagged::TapEvent>(&value);
+        prop_assert_eq!(new, old, "event {}", value);
+    }
+}
+
+#[test]
+fn every_kind_decodes_with_its_own_fields_only() {
+    let valid = |name: &str| {
+        FIELDS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| json!(v))
+            .expect("a known field")
+    };
+    let cases: [(&str, &[&str]); 9] = [
+        ("transit_card", &["card_id"]),
+        ("bank_card", &["token"]),
+        ("qr", &["payload"]),
+        ("plate", &["plate"]),
+        ("bus_boarding", &["route_id", "stop_id"]),
+        ("metro_entry", &["station_id"]),
+        ("metro_exit", &["station_id"]),
+        ("parking_entry", &["lot_id", "gate_id", "vehicle_class"]),
+        ("parking_exit", &["lot_id", "gate_id", "vehicle_class"]),
+    ];
+    for (kind, own) in cases {
+        let mut object = serde_json::Map::new();
+        object.insert("kind".to_owned(), json!(kind));
+        for name in own {
+            object.insert((*name).to_owned(), valid(name));
+        }
+        let value = Value::Object(object);
+        let (medium, _) = both::<Medium, tagged::Medium>(&value);
+        let (event, _) = both::<TapEvent, tagged::TapEvent>(&value);
+        assert_eq!(
+            medium.or(event).as_ref(),
+            Some(&value),
+            "{kind} decodes and round-trips"
+        );
+        for (other, v) in FIELDS.iter().filter(|(n, _)| !own.contains(n)) {
+            for extra in [json!(v), Value::Null] {
+                let mut with_other = value.clone();
+                with_other[*other] = extra;
+                assert!(
+                    serde_json::from_value::<Medium>(with_other.clone()).is_err()
+                        && serde_json::from_value::<TapEvent>(with_other.clone()).is_err(),
+                    "{with_other} is refused"
+                );
+            }
+        }
+    }
+}

@@ -308,6 +308,30 @@ mod tests {
         );
     }
 
+    /// The layout is a stored contract (a restarted service must find the
+    /// states it wrote), so the exact texts are pinned.
+    #[test]
+    fn key_texts_are_the_documented_layout() {
+        let layout = Layout::new(KeyPrefix::new("ot").expect("valid"));
+        let account = AccountId::new(Uuid::from_u128(42)).expect("not reserved");
+        let shard = Shard::of_account(account);
+        let tag = format!("{{s{:02}}}", shard.get());
+        assert_eq!(
+            layout.state(account),
+            format!("ot:{tag}:state:0000000000000000000000000000002a")
+        );
+        let key = EventKey::tap("g1", 1, 7);
+        assert_eq!(
+            layout.idempotency(shard, &key),
+            format!("ot:{tag}:idem:tap:g1:1:7")
+        );
+        assert_eq!(layout.stream(shard), format!("ot:{tag}:events"));
+        let streams = layout.streams();
+        assert_eq!(streams.len(), usize::from(SHARD_COUNT));
+        assert_eq!(streams.first().map(String::as_str), Some("ot:{s00}:events"));
+        assert_eq!(streams.last().map(String::as_str), Some("ot:{s63}:events"));
+    }
+
     proptest! {
         #[test]
         fn shards_are_stable_and_in_range(raw in 1u128..u128::MAX) {
