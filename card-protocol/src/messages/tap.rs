@@ -22,15 +22,8 @@ pub const MAX_ABS_AMOUNT_VND: i64 = 100_000_000;
 pub const MAX_ABS_BALANCE_VND: i64 = 1_000_000_000_000;
 
 /// What the rider presented.
-///
-/// On the wire an object tagged by `kind` with the kind's own fields and no
-/// others. Decoded through `MediumFields` (a flat struct, then the kind's
-/// fields taken and any other kind's refused) rather than serde's
-/// internally tagged enums, which buffer every field of the object before
-/// choosing a variant: the same accepted inputs, at a fraction of a tap's
-/// decoding cost.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", try_from = "MediumFields")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Medium {
     /// A OneTicket transit card, by UID.
     TransitCard {
@@ -55,11 +48,8 @@ pub enum Medium {
 }
 
 /// Where the tap happened and what it means.
-///
-/// On the wire an object tagged by `kind`; decoded through
-/// `TapEventFields` as [`Medium`] is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", try_from = "TapEventFields")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TapEvent {
     /// Boarding a bus (buses take one tap).
     BusBoarding {
@@ -98,207 +88,6 @@ pub enum TapEvent {
         /// The vehicle class the gate detected.
         vehicle_class: VehicleClass,
     },
-}
-
-/// A field that is present, even as `null`: `Some(None)`. Absent fields
-/// stay `None` (with `#[serde(default)]`), so a field of another kind is
-/// refused whatever its value, as an unknown field would be.
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
-
-/// The kind's field: present and not `null`.
-fn required<T>(field: Option<Option<T>>, name: &'static str) -> Result<T, KindFieldError> {
-    field.flatten().ok_or(KindFieldError::Missing(name))
-}
-
-/// Refuses a field that belongs to another kind.
-fn absent<T>(field: &Option<Option<T>>, name: &'static str) -> Result<(), KindFieldError> {
-    match field {
-        Some(_) => Err(KindFieldError::Unknown(name)),
-        None => Ok(()),
-    }
-}
-
-/// Why a tagged object does not fit its kind.
-#[derive(Debug, thiserror::Error)]
-pub enum KindFieldError {
-    /// The kind's field is absent or `null`.
-    #[error("missing field `{0}`")]
-    Missing(&'static str),
-    /// A field of another kind.
-    #[error("unknown field `{0}` for this kind")]
-    Unknown(&'static str),
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum MediumKind {
-    TransitCard,
-    BankCard,
-    Qr,
-    Plate,
-}
-
-/// Every medium's fields (see [`Medium`]).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MediumFields {
-    kind: MediumKind,
-    #[serde(default, deserialize_with = "present")]
-    card_id: Option<Option<CardUid>>,
-    #[serde(default, deserialize_with = "present")]
-    token: Option<Option<BankCardToken>>,
-    #[serde(default, deserialize_with = "present")]
-    payload: Option<Option<QrPayload>>,
-    #[serde(default, deserialize_with = "present")]
-    plate: Option<Option<Plate>>,
-}
-
-impl TryFrom<MediumFields> for Medium {
-    type Error = KindFieldError;
-    fn try_from(f: MediumFields) -> Result<Medium, KindFieldError> {
-        let MediumFields {
-            kind,
-            card_id,
-            token,
-            payload,
-            plate,
-        } = f;
-        Ok(match kind {
-            MediumKind::TransitCard => {
-                absent(&token, "token")?;
-                absent(&payload, "payload")?;
-                absent(&plate, "plate")?;
-                Medium::TransitCard {
-                    card_id: required(card_id, "card_id")?,
-                }
-            }
-            MediumKind::BankCard => {
-                absent(&card_id, "card_id")?;
-                absent(&payload, "payload")?;
-                absent(&plate, "plate")?;
-                Medium::BankCard {
-                    token: required(token, "token")?,
-                }
-            }
-            MediumKind::Qr => {
-                absent(&card_id, "card_id")?;
-                absent(&token, "token")?;
-                absent(&plate, "plate")?;
-                Medium::Qr {
-                    payload: required(payload, "payload")?,
-                }
-            }
-            MediumKind::Plate => {
-                absent(&card_id, "card_id")?;
-                absent(&token, "token")?;
-                absent(&payload, "payload")?;
-                Medium::Plate {
-                    plate: required(plate, "plate")?,
-                }
-            }
-        })
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum TapEventKind {
-    BusBoarding,
-    MetroEntry,
-    MetroExit,
-    ParkingEntry,
-    ParkingExit,
-}
-
-/// Every tap event's fields (see [`TapEvent`]).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TapEventFields {
-    kind: TapEventKind,
-    #[serde(default, deserialize_with = "present")]
-    route_id: Option<Option<WireId>>,
-    #[serde(default, deserialize_with = "present")]
-    stop_id: Option<Option<WireId>>,
-    #[serde(default, deserialize_with = "present")]
-    station_id: Option<Option<WireId>>,
-    #[serde(default, deserialize_with = "present")]
-    lot_id: Option<Option<WireId>>,
-    #[serde(default, deserialize_with = "present")]
-    gate_id: Option<Option<WireId>>,
-    #[serde(default, deserialize_with = "present")]
-    vehicle_class: Option<Option<VehicleClass>>,
-}
-
-impl TryFrom<TapEventFields> for TapEvent {
-    type Error = KindFieldError;
-    fn try_from(f: TapEventFields) -> Result<TapEvent, KindFieldError> {
-        let TapEventFields {
-            kind,
-            route_id,
-            stop_id,
-            station_id,
-            lot_id,
-            gate_id,
-            vehicle_class,
-        } = f;
-        let no_parking = || -> Result<(), KindFieldError> {
-            absent(&lot_id, "lot_id")?;
-            absent(&gate_id, "gate_id")?;
-            absent(&vehicle_class, "vehicle_class")
-        };
-        let no_transit = || -> Result<(), KindFieldError> {
-            absent(&route_id, "route_id")?;
-            absent(&stop_id, "stop_id")?;
-            absent(&station_id, "station_id")
-        };
-        Ok(match kind {
-            TapEventKind::BusBoarding => {
-                absent(&station_id, "station_id")?;
-                no_parking()?;
-                TapEvent::BusBoarding {
-                    route_id: required(route_id, "route_id")?,
-                    // Optional: absent and `null` both mean "not known".
-                    stop_id: stop_id.flatten(),
-                }
-            }
-            TapEventKind::MetroEntry | TapEventKind::MetroExit => {
-                absent(&route_id, "route_id")?;
-                absent(&stop_id, "stop_id")?;
-                no_parking()?;
-                let station_id = required(station_id, "station_id")?;
-                if matches!(kind, TapEventKind::MetroEntry) {
-                    TapEvent::MetroEntry { station_id }
-                } else {
-                    TapEvent::MetroExit { station_id }
-                }
-            }
-            TapEventKind::ParkingEntry | TapEventKind::ParkingExit => {
-                no_transit()?;
-                let lot_id = required(lot_id, "lot_id")?;
-                let gate_id = required(gate_id, "gate_id")?;
-                let vehicle_class = required(vehicle_class, "vehicle_class")?;
-                if matches!(kind, TapEventKind::ParkingEntry) {
-                    TapEvent::ParkingEntry {
-                        lot_id,
-                        gate_id,
-                        vehicle_class,
-                    }
-                } else {
-                    TapEvent::ParkingExit {
-                        lot_id,
-                        gate_id,
-                        vehicle_class,
-                    }
-                }
-            }
-        })
-    }
 }
 
 impl TapEvent {
