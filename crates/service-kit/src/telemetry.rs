@@ -8,7 +8,13 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing::Subscriber;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::{Format, Json};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::json_fields::FastJsonFields;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -52,19 +58,31 @@ pub fn init_tracing(log: &LogSettings) -> Result<(), TelemetryError> {
     let filter = EnvFilter::builder().parse(log.filter.as_str())?;
     let registry = tracing_subscriber::registry().with(filter);
     let installed = match log.format {
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true)
-                    .fmt_fields(crate::json_fields::FastJsonFields),
-            )
-            .try_init(),
+        LogFormat::Json => registry.with(json_layer(std::io::stdout)).try_init(),
         LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer()).try_init(),
     };
     installed.map_err(|_| TelemetryError::TracingAlreadySet)
 }
+
+/// The JSON-lines layer `init_tracing` installs, writing to `writer`: one object per
+/// event, its fields flattened, the current span's fields under `span` (written by
+/// [`FastJsonFields`]). Tests that check log lines build their subscriber with it, so they
+/// see what production writes.
+pub fn json_layer<S, W>(writer: W) -> JsonLayer<S, W>
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+    W: for<'w> MakeWriter<'w> + 'static,
+{
+    tracing_subscriber::fmt::layer()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .fmt_fields(FastJsonFields)
+        .with_writer(writer)
+}
+
+/// The type of [`json_layer`].
+pub type JsonLayer<S, W> = tracing_subscriber::fmt::Layer<S, FastJsonFields, Format<Json>, W>;
 
 static METRICS_HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 /// Serialises the first installation so two racing callers cannot both try.

@@ -60,13 +60,7 @@ async fn logs_at(filter: &str, request: Request<Body>) -> Vec<serde_json::Value>
     let captured = Captured::default();
     let subscriber = tracing_subscriber::registry()
         .with(tracing_subscriber::EnvFilter::new(filter))
-        .with(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .flatten_event(true)
-                .with_current_span(true)
-                .with_writer(captured.clone()),
-        );
+        .with(service_kit::telemetry::json_layer(captured.clone()));
     let _guard = tracing::subscriber::set_default(subscriber);
     send(app(), request).await;
     captured.lines()
