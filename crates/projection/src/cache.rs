@@ -5,37 +5,51 @@
 //! survive, and no operation scans: an LRU's behaviour at a hash map's cost.
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::Mutex;
+
+/// The hasher for caches keyed by what the system made (account ids), not
+/// by what a caller sent: foldhash, several times cheaper than the default
+/// SipHash on short keys. Caches keyed by caller input keep SipHash, which
+/// resists keys chosen to collide.
+pub type FastHash = foldhash::fast::RandomState;
 
 /// A bounded cache safe to share between tasks (one short lock per call).
 #[derive(Debug)]
-pub struct Cache<K, V> {
+pub struct Cache<K, V, S = RandomState> {
     capacity: usize,
-    inner: Mutex<Generations<K, V>>,
+    inner: Mutex<Generations<K, V, S>>,
 }
 
 #[derive(Debug)]
-struct Generations<K, V> {
-    young: HashMap<K, V>,
-    old: HashMap<K, V>,
+struct Generations<K, V, S> {
+    young: HashMap<K, V, S>,
+    old: HashMap<K, V, S>,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
     /// A cache holding at least `capacity` and at most `2 × capacity`
-    /// entries (at least one).
+    /// entries (at least one), hashing with SipHash.
     #[must_use]
     pub fn new(capacity: usize) -> Cache<K, V> {
+        Cache::with_hasher(capacity)
+    }
+}
+
+impl<K: Eq + Hash + Clone, V: Clone, S: BuildHasher + Default> Cache<K, V, S> {
+    /// [`Cache::new`] with the hasher `S` (e.g. [`FastHash`]).
+    #[must_use]
+    pub fn with_hasher(capacity: usize) -> Cache<K, V, S> {
         Cache {
             capacity: capacity.max(1),
             inner: Mutex::new(Generations {
-                young: HashMap::new(),
-                old: HashMap::new(),
+                young: HashMap::default(),
+                old: HashMap::default(),
             }),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Generations<K, V>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Generations<K, V, S>> {
         // A panic while holding the lock leaves maps that are still valid
         // (every operation is a single insert or remove), so use them.
         self.inner
@@ -75,7 +89,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
         generations.old.clear();
     }
 
-    fn insert_young(generations: &mut Generations<K, V>, capacity: usize, key: K, value: V) {
+    fn insert_young(generations: &mut Generations<K, V, S>, capacity: usize, key: K, value: V) {
         if generations.young.len() >= capacity && !generations.young.contains_key(&key) {
             generations.old = std::mem::take(&mut generations.young);
         }

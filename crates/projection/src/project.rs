@@ -21,7 +21,7 @@ use store_redis::ConnectionManager;
 use store_redis::hot::{self, CommitArgs, CommitKeys, Committed};
 
 use crate::ProjectionError;
-use crate::cache::Cache;
+use crate::cache::{Cache, FastHash};
 use crate::keys::{EventKey, Layout, RequestHash, Shard};
 use crate::record::{
     RecordedEvent, RecordedKind, Reply, StreamEntryRef, TapContext, decode_state, encode_state,
@@ -119,7 +119,7 @@ struct Inner {
     pool: PgPool,
     layout: Layout,
     setup: Arc<FareSetup>,
-    cache: Cache<AccountId, Arc<Cached>>,
+    cache: Cache<AccountId, Arc<Cached>, FastHash>,
     /// [`METRIC_SCRIPT_SECONDS`], registered once (the recorder must be
     /// installed before the projection is made, as `oneticket serve` does).
     script_seconds: metrics::Histogram,
@@ -154,7 +154,7 @@ impl Projection {
                 pool,
                 layout,
                 setup,
-                cache: Cache::new(STATE_CACHE_ENTRIES),
+                cache: Cache::with_hasher(STATE_CACHE_ENTRIES),
                 script_seconds: metrics::histogram!(METRIC_SCRIPT_SECONDS),
             }),
         }

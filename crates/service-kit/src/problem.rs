@@ -511,6 +511,35 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
     }
 }
 
+/// Reads a request body of at most `limit` bytes: 413 `payload_too_large` naming the limit
+/// beyond it, 400 `body_read_failed` when the body breaks off.
+///
+/// For the hottest handlers, which take the whole `Request` (its headers by reference,
+/// where the `HeaderMap` extractor clones them) and would otherwise need a
+/// `DefaultBodyLimit` route layer: each route layer is one more boxed service that axum
+/// clones, with everything beneath it, on every request.
+///
+/// # Errors
+/// As above.
+pub async fn read_body(body: axum::body::Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => Ok(bytes),
+        Err(error) => {
+            let error = error.into_inner();
+            if error.is::<http_body_util::LengthLimitError>() {
+                Err(ApiError::PayloadTooLarge {
+                    limit_bytes: Some(limit),
+                })
+            } else {
+                Err(ApiError::bad_request(
+                    types::BODY_READ_FAILED,
+                    format!("Failed to read the request body: {error}"),
+                ))
+            }
+        }
+    }
+}
+
 /// A query-string extractor whose rejection is 400 `invalid_query` with the parser's reason.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Query<T>(pub T);

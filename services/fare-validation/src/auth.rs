@@ -6,14 +6,14 @@
 //! (all 401) → registered (401) → active (403). A body's `terminal_id`
 //! other than the signer's is 403 (checked by the handlers once decoded).
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, Uri, header};
+use axum::http::{HeaderMap, HeaderName, Method, Uri, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use card_protocol::request_auth::{
-    AuthHeaders, HEADER_SIGNATURE, HEADER_TERMINAL, HEADER_TIMESTAMP, RequestParts, verify_request,
-};
+use card_protocol::request_auth::{AuthHeaders, RequestParts, verify_request};
 use chrono::{DateTime, Utc};
 use ring::rand::{SecureRandom, SystemRandom};
 use service_kit::ApiError;
@@ -32,12 +32,19 @@ pub const MAX_AUTHORIZATION_BYTES: usize = 256;
 /// migration 0061).
 pub const SCOPES: [&str; 4] = ["terminals", "riders", "finance", "parking"];
 
-fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+fn header_text<'a>(headers: &'a HeaderMap, name: &HeaderName) -> &'a str {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
 }
+
+// The signature headers as `HeaderName`s (lowercase, as `from_static` asks;
+// a test holds them to the protocol's names): a lookup by text parses the
+// text again each time, three times a tap.
+static TERMINAL: HeaderName = HeaderName::from_static("x-ot-terminal");
+static TIMESTAMP: HeaderName = HeaderName::from_static("x-ot-timestamp");
+static SIGNATURE: HeaderName = HeaderName::from_static("x-ot-signature");
 
 /// Verifies a terminal's signed request and returns its registry record.
 ///
@@ -52,11 +59,11 @@ pub async fn terminal(
     headers: &HeaderMap,
     body: &[u8],
     now_s: u64,
-) -> Result<TerminalRecord, ApiError> {
+) -> Result<Arc<TerminalRecord>, ApiError> {
     let parsed = AuthHeaders::parse(
-        header_text(headers, HEADER_TERMINAL),
-        header_text(headers, HEADER_TIMESTAMP),
-        header_text(headers, HEADER_SIGNATURE),
+        header_text(headers, &TERMINAL),
+        header_text(headers, &TIMESTAMP),
+        header_text(headers, &SIGNATURE),
     )
     .map_err(|e| ApiError::Unauthorized {
         detail: format!("terminal authentication failed: {}", e.verdict()),
@@ -176,4 +183,22 @@ pub async fn create_api_key(
         .create(key_id, &api_key_hash(&token), scopes, label, now)
         .await?;
     Ok((token, record))
+}
+
+#[cfg(test)]
+mod tests {
+    use card_protocol::request_auth::{HEADER_SIGNATURE, HEADER_TERMINAL, HEADER_TIMESTAMP};
+
+    use super::*;
+
+    #[test]
+    fn header_names_are_the_protocols() {
+        for (name, spec) in [
+            (&TERMINAL, HEADER_TERMINAL),
+            (&TIMESTAMP, HEADER_TIMESTAMP),
+            (&SIGNATURE, HEADER_SIGNATURE),
+        ] {
+            assert_eq!(name.as_str(), spec.to_ascii_lowercase());
+        }
+    }
 }

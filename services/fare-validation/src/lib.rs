@@ -30,12 +30,10 @@ pub mod taps;
 pub mod terminal_api;
 pub mod worker;
 
-use std::convert::Infallible;
-
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use card_protocol::messages::{JournalBatch, Message, Tap};
+use card_protocol::messages::{JournalBatch, Message};
 
 pub use state::{AppState, Clock, Config};
 
@@ -43,13 +41,9 @@ pub use state::{AppState, Clock, Config};
 /// (`service_kit::layers::apply`) on the composed router.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route(
-            "/v1/taps",
-            post(taps::post_tap)
-                .layer::<_, Infallible>(DefaultBodyLimit::max(Tap::MAX_BYTES))
-                // Thousands a second: fast successes are logged at debug.
-                .layer(service_kit::layers::quiet_when_ok()),
-        )
+        // Thousands a second: no route layers (the handler limits its body to
+        // `Tap::MAX_BYTES` and marks fast successes quiet, logged at debug).
+        .route("/v1/taps", post(taps::post_tap))
         .route(
             "/v1/journal",
             post(journal::post_journal).layer(DefaultBodyLimit::max(JournalBatch::MAX_BYTES)),

@@ -32,7 +32,7 @@ use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use ledger::AccountId;
-use projection::cache::Cache;
+use projection::cache::{Cache, FastHash};
 use store_pg::StoreError;
 use store_pg::rider::{
     CategoryStatus, FeedHorizon, MediumKind, MediumRecord, MediumStatus, ResolutionChange,
@@ -93,7 +93,7 @@ struct FeedPosition {
 /// The resolutions this instance knows (see the module docs).
 pub(crate) struct MediaCache {
     media: Cache<MediumKey, KnownMedium>,
-    accounts: Cache<AccountId, KnownCategory>,
+    accounts: Cache<AccountId, KnownCategory, FastHash>,
     misses: Cache<MediumKey, Instant>,
     /// Bumped by every poll that forgets something; see the module docs.
     epoch: RwLock<u64>,
@@ -106,7 +106,7 @@ impl MediaCache {
     pub(crate) fn new() -> MediaCache {
         MediaCache {
             media: Cache::new(MEDIA_CACHE_ENTRIES),
-            accounts: Cache::new(MEDIA_CACHE_ENTRIES),
+            accounts: Cache::with_hasher(MEDIA_CACHE_ENTRIES),
             misses: Cache::new(MEDIA_MISS_ENTRIES),
             epoch: RwLock::new(0),
             position: Mutex::new(FeedPosition::default()),

@@ -16,7 +16,7 @@ use card_protocol::messages::KeySet;
 use card_protocol::request_auth::{MasterKey, TerminalKey, derive_terminal_key};
 use chrono::{DateTime, TimeZone, Utc};
 use projection::Projection;
-use projection::cache::Cache;
+use projection::cache::{Cache, FastHash};
 use sqlx::PgPool;
 use store_pg::deny_list::{DenyKind, DenyListStore};
 use store_pg::rider::{MediumKind, MediumRecord, Riders};
@@ -98,7 +98,9 @@ pub struct Config {
 }
 
 pub(crate) struct Registry {
-    pub(crate) terminals: Arc<HashMap<String, TerminalRecord>>,
+    // Looked up by caller text, but only registered terminals are ever
+    // inserted, so the fast hasher is safe.
+    pub(crate) terminals: Arc<HashMap<String, Arc<TerminalRecord>, FastHash>>,
     pub(crate) loaded_at: Option<Instant>,
 }
 
@@ -150,7 +152,7 @@ impl AppState {
                 key_set: config.key_set,
                 clock: config.clock,
                 registry: RwLock::new(Registry {
-                    terminals: Arc::new(HashMap::new()),
+                    terminals: Arc::new(HashMap::default()),
                     loaded_at: None,
                 }),
                 registry_reload: tokio::sync::Mutex::new(()),
@@ -201,7 +203,7 @@ impl AppState {
     pub(crate) async fn terminal(
         &self,
         id: &str,
-    ) -> Result<Option<TerminalRecord>, store_pg::StoreError> {
+    ) -> Result<Option<Arc<TerminalRecord>>, store_pg::StoreError> {
         let (found, loaded_at) = self.registry_entry(id);
         let age = loaded_at.map(|at| at.elapsed());
         let stale = age.is_none_or(|a| a >= Duration::from_millis(REGISTRY_REFRESH_MS));
@@ -230,7 +232,7 @@ impl AppState {
     }
 
     /// The registry's record of `id` and when the registry was loaded.
-    fn registry_entry(&self, id: &str) -> (Option<TerminalRecord>, Option<Instant>) {
+    fn registry_entry(&self, id: &str) -> (Option<Arc<TerminalRecord>>, Option<Instant>) {
         let registry = self
             .inner
             .registry
@@ -248,9 +250,9 @@ impl AppState {
     /// Loads the registry; the caller holds `registry_reload`.
     async fn load_registry(&self) -> Result<(), store_pg::StoreError> {
         let all = self.inner.terminals.all().await?;
-        let map: HashMap<String, TerminalRecord> = all
+        let map: HashMap<String, Arc<TerminalRecord>, FastHash> = all
             .into_iter()
-            .map(|t| (t.terminal_id.clone(), t))
+            .map(|t| (t.terminal_id.clone(), Arc::new(t)))
             .collect();
         let mut registry = self
             .inner

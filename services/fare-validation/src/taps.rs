@@ -19,9 +19,7 @@
 //! used by another tap within its window is `ticket_rejected` /
 //! `stale_proof` (a replayed proof is no longer fresh).
 
-use axum::body::Bytes;
-use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderMap, Method};
+use axum::extract::{OriginalUri, Request, State};
 use card_protocol::messages::{
     Decision, Medium, Message, Reason, Tap, TapDecision, TapEvent, WireId, decode,
 };
@@ -32,6 +30,8 @@ use fares::engine::{Event, EventKind};
 use projection::{
     Change, EventKey, ProjectionError, Reply, RequestHash, TapContext, TapSource, Verification,
 };
+use service_kit::layers::Quiet;
+use service_kit::problem::read_body;
 use service_kit::{ApiError, Json, ProblemType};
 use store_pg::deny_list::DenyKind;
 use store_pg::rider::{CategoryStatus, MediumKind, MediumStatus, RiderAccount};
@@ -110,17 +110,25 @@ pub fn tap_hash(tap: &Tap) -> RequestHash {
 /// request span of `service_kit::layers` names the request, and a fast
 /// accepted or denied tap writes no line at all — the route is
 /// `quiet_when_ok`; errors and slow taps do.)
+///
+/// It takes the whole request and reads the body itself (limit
+/// `Tap::MAX_BYTES`), and marks its answer [`Quiet`] itself: the `HeaderMap`
+/// and `OriginalUri` extractors would clone the headers and the URI, and each
+/// route layer is one more boxed service that axum clones on every request.
 #[tracing::instrument(level = "debug", skip_all, fields(terminal_id, seq))]
 pub(crate) async fn post_tap(
     State(state): State<AppState>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<TapDecision>, ApiError> {
+    request: Request,
+) -> Result<Quiet<Json<TapDecision>>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let body = read_body(body, Tap::MAX_BYTES).await?;
+    let uri = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or(&parts.uri, |original| &original.0);
     let now = state.clock().now();
     let now_s = state.clock().now_s();
-    let terminal = auth::terminal(&state, &method, &uri, &headers, &body, now_s).await?;
+    let terminal = auth::terminal(&state, &parts.method, uri, &parts.headers, &body, now_s).await?;
     tracing::Span::current().record("terminal_id", terminal.terminal_id.as_str());
     let tap: Tap = decode(&body).map_err(|e| message_error(&e, Tap::MAX_BYTES))?;
     tracing::Span::current().record("seq", tap.seq);
@@ -143,7 +151,9 @@ pub(crate) async fn post_tap(
         now,
     };
     match price(&state, &input).await? {
-        Priced::Answered(reply, ticket_id) => Ok(Json(decision_of(&tap, &reply, ticket_id, now_s))),
+        Priced::Answered(reply, ticket_id) => {
+            Ok(Quiet(Json(decision_of(&tap, &reply, ticket_id, now_s))))
+        }
         Priced::Conflict => Err(ApiError::conflict(
             SEQ_REUSED,
             "this (terminal, boot_epoch, seq) was used for a different tap",
@@ -314,7 +324,11 @@ pub(crate) async fn price(state: &AppState, input: &TapInput<'_>) -> Result<Pric
 #[derive(Default)]
 pub(crate) struct TapCounters {
     known: std::sync::RwLock<
-        std::collections::HashMap<(&'static str, &'static str, &'static str), metrics::Counter>,
+        std::collections::HashMap<
+            (&'static str, &'static str, &'static str),
+            metrics::Counter,
+            projection::cache::FastHash,
+        >,
     >,
 }
 

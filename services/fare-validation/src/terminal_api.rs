@@ -60,7 +60,7 @@ async fn signed(
     uri: &axum::http::Uri,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<TerminalRecord, ApiError> {
+) -> Result<std::sync::Arc<TerminalRecord>, ApiError> {
     auth::terminal(state, method, uri, headers, body, state.clock().now_s()).await
 }
 

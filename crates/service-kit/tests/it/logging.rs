@@ -176,3 +176,10 @@ async fn quiet_routes_log_fast_successes_at_debug_only() {
     check_line("info", "/quiet/slow", Some(("INFO", 200))).await;
     check_line("info", "/id", Some(("INFO", 200))).await;
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_quiet_answer_is_logged_like_a_quiet_route() {
+    check_line("info", "/quiet/answer", None).await;
+    check_line("debug", "/quiet/answer", Some(("DEBUG", 200))).await;
+    check_line("info", "/quiet/answer/refused", Some(("INFO", 403))).await;
+}

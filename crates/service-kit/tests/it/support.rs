@@ -65,6 +65,14 @@ pub fn routes() -> Router {
             routing::get(|| async { "ok" }).layer(service_kit::layers::quiet_when_ok()),
         )
         .route(
+            "/quiet/answer",
+            routing::get(|| async { service_kit::layers::Quiet("ok") }),
+        )
+        .route(
+            "/quiet/answer/refused",
+            routing::get(|| async { service_kit::layers::Quiet((StatusCode::FORBIDDEN, "no")) }),
+        )
+        .route(
             "/quiet/refused",
             routing::get(|| async { StatusCode::FORBIDDEN })
                 .layer(service_kit::layers::quiet_when_ok()),
