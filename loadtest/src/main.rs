@@ -283,8 +283,10 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // One generator thread: it shares the box with the service and Redis,
     // and one thread drives tens of thousands of requests a second. The
-    // floor server runs on a thread per core, as `oneticket serve` does.
-    let mut builder = if matches!(cli.command, Command::FloorServer(_)) {
+    // floor server runs as `oneticket serve` does: a thread per core, or
+    // tokio's current-thread scheduler with `TOKIO_WORKER_THREADS=1`.
+    let one_worker = std::env::var("TOKIO_WORKER_THREADS").is_ok_and(|v| v.trim() == "1");
+    let mut builder = if matches!(cli.command, Command::FloorServer(_)) && !one_worker {
         tokio::runtime::Builder::new_multi_thread()
     } else {
         tokio::runtime::Builder::new_current_thread()

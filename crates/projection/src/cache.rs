@@ -4,6 +4,7 @@
 //! dropped. So memory stays under twice the capacity, recently used entries
 //! survive, and no operation scans: an LRU's behaviour at a hash map's cost.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::Mutex;
@@ -57,14 +58,24 @@ impl<K: Eq + Hash + Clone, V: Clone, S: BuildHasher + Default> Cache<K, V, S> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The cached value of `key`.
-    pub fn get(&self, key: &K) -> Option<V> {
+    /// The cached value of `key` (a borrowed form of the key, as a `&str`
+    /// for a `String`, needs no owned key unless it is promoted).
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         let mut generations = self.lock();
         if let Some(value) = generations.young.get(key) {
             return Some(value.clone());
         }
         let value = generations.old.remove(key)?;
-        Self::insert_young(&mut generations, self.capacity, key.clone(), value.clone());
+        Self::insert_young(
+            &mut generations,
+            self.capacity,
+            key.to_owned(),
+            value.clone(),
+        );
         Some(value)
     }
 

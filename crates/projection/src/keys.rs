@@ -120,6 +120,21 @@ fn joined(stem: &str, rest: &str) -> String {
     key
 }
 
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [b'0'; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + u8::try_from(n % 10).unwrap_or(0);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+}
+
 impl Layout {
     /// Keys under `prefix`.
     #[must_use]
@@ -210,8 +225,16 @@ impl EventKey {
     /// The key of a tap.
     #[must_use]
     pub fn tap(terminal_id: &str, boot_epoch: u32, seq: u64) -> EventKey {
-        // Terminal ids are `A-Z a-z 0-9 . _ -`, at most 64 bytes.
-        EventKey(format!("tap:{terminal_id}:{boot_epoch}:{seq}"))
+        // Terminal ids are `A-Z a-z 0-9 . _ -`, at most 64 bytes. Built by
+        // hand (once per tap): `format!` costs about three times as much.
+        let mut key = String::with_capacity(4 + terminal_id.len() + 1 + 10 + 1 + 20);
+        key.push_str("tap:");
+        key.push_str(terminal_id);
+        key.push(':');
+        push_decimal(&mut key, u64::from(boot_epoch));
+        key.push(':');
+        push_decimal(&mut key, seq);
+        EventKey(key)
     }
 
     /// The key of a top-up, by its ledger transfer id.
@@ -347,6 +370,13 @@ mod tests {
             let shard = Shard::of_account(account);
             prop_assert!(shard.get() < SHARD_COUNT);
             prop_assert_eq!(shard, Shard::of_account(account));
+        }
+
+        /// A tap's key is the text the format has always had.
+        #[test]
+        fn tap_keys_are_as_formatted(terminal in "[A-Za-z0-9._-]{1,64}", boot_epoch: u32, seq: u64) {
+            let key = EventKey::tap(&terminal, boot_epoch, seq);
+            prop_assert_eq!(key.as_str(), format!("tap:{terminal}:{boot_epoch}:{seq}"));
         }
 
         /// The stored hash text is the `hex` crate's lowercase hex.

@@ -195,7 +195,10 @@ impl Projection {
         let recorded = RecordedEvent::of(engine, &change.event)?;
         let mut current = match inner.cache.get(&account) {
             Some(cached) => cached,
-            None => self.load(account).await?,
+            // Boxed, as the retry's read below: rare paths (Postgres behind
+            // them) that would otherwise make every tap's future kilobytes
+            // larger, copied and touched on each tap.
+            None => Box::pin(self.load(account)).await?,
         };
         let mut redis = inner.redis.clone();
         for _ in 0..MAX_COMMIT_ATTEMPTS {
@@ -269,7 +272,7 @@ impl Projection {
                 Committed::KeyConflict => return Err(ProjectionError::KeyConflict),
                 Committed::VersionConflict(stored) => {
                     metrics::counter!(METRIC_COMMIT_RETRIES).increment(1);
-                    current = self.state_of_stored(account, &stored).await?;
+                    current = Box::pin(self.state_of_stored(account, &stored)).await?;
                 }
             }
         }

@@ -268,8 +268,10 @@ where
     let span = tracing::info_span!(
         "request",
         method,
-        route = %route,
-        request_id = %request_id,
+        // As `&str`s, not `%` (Display): recorded as text without the
+        // formatting machinery.
+        route,
+        request_id = request_id.as_str(),
         status = Empty,
         latency_ms = Empty,
     );

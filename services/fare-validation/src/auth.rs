@@ -13,7 +13,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, Method, Uri, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use card_protocol::request_auth::{AuthHeaders, RequestParts, verify_request};
+use card_protocol::request_auth::{AuthHeaders, RequestParts, verify_request_with};
 use chrono::{DateTime, Utc};
 use ring::rand::{SecureRandom, SystemRandom};
 use service_kit::ApiError;
@@ -70,7 +70,7 @@ pub async fn terminal(
     })?;
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let key = state.terminal_key(&parsed.terminal_id);
-    verify_request(
+    verify_request_with(
         &key,
         &parsed,
         &RequestParts {

@@ -129,7 +129,7 @@ impl MediaCache {
                 return Ok(Some(record(kind, medium, category)));
             }
             let epoch = self.epoch();
-            if let Some(account) = riders.account(medium.account_id).await? {
+            if let Some(account) = Box::pin(riders.account(medium.account_id)).await? {
                 self.keep_account(epoch, &account);
                 return Ok(Some(MediumRecord {
                     medium_id: medium.medium_id,
@@ -146,7 +146,9 @@ impl MediaCache {
             return Ok(None);
         }
         let epoch = self.epoch();
-        let found = riders.find_medium(kind, value).await?;
+        // A miss (boxed, like every Postgres read on the tap path: see
+        // `follow_feed`).
+        let found = Box::pin(riders.find_medium(kind, value)).await?;
         self.keep(epoch, key, found.as_ref());
         Ok(found)
     }
@@ -171,7 +173,9 @@ impl MediaCache {
         if let Some(_guard) = guard
             && (poll == Poll::Now || self.polled().0 == polled_at)
         {
-            self.read_feed(riders).await?;
+            // Boxed: a rare path whose queries would otherwise make every
+            // tap's future (copied and touched per tap) kilobytes larger.
+            Box::pin(self.read_feed(riders)).await?;
         }
         Ok(())
     }

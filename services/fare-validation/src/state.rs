@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use card_protocol::TerminalId;
 use card_protocol::messages::KeySet;
-use card_protocol::request_auth::{MasterKey, TerminalKey, derive_terminal_key};
+use card_protocol::request_auth::{MasterKey, VerifyingKey, derive_terminal_key};
 use chrono::{DateTime, TimeZone, Utc};
 use projection::Projection;
 use projection::cache::{Cache, FastHash};
@@ -122,7 +122,7 @@ pub(crate) struct Inner {
     pub(crate) deny_list: DenyListStore,
     pub(crate) registry: RwLock<Registry>,
     pub(crate) registry_reload: tokio::sync::Mutex<()>,
-    pub(crate) terminal_keys: Cache<String, TerminalKey>,
+    pub(crate) terminal_keys: Cache<String, VerifyingKey>,
     pub(crate) media: MediaCache,
     pub(crate) deny: RwLock<DenySet>,
     pub(crate) deny_reload: tokio::sync::Mutex<()>,
@@ -181,12 +181,13 @@ impl AppState {
         &self.inner.clock
     }
 
-    /// The HMAC key of a terminal (HKDF from the master key, cached).
-    pub(crate) fn terminal_key(&self, terminal: &TerminalId) -> TerminalKey {
-        if let Some(key) = self.inner.terminal_keys.get(&terminal.as_str().to_owned()) {
+    /// The HMAC key of a terminal (HKDF from the master key), prepared for
+    /// verifying and cached.
+    pub(crate) fn terminal_key(&self, terminal: &TerminalId) -> VerifyingKey {
+        if let Some(key) = self.inner.terminal_keys.get(terminal.as_str()) {
             return key;
         }
-        let key = derive_terminal_key(&self.inner.master_key, terminal);
+        let key = VerifyingKey::new(&derive_terminal_key(&self.inner.master_key, terminal));
         self.inner
             .terminal_keys
             .put(terminal.as_str().to_owned(), key.clone());
@@ -214,7 +215,7 @@ impl AppState {
             // the others keep the record they hold, at most one reload old.
             if let Ok(_guard) = self.inner.registry_reload.try_lock() {
                 if self.registry_entry(id).1 == loaded_at {
-                    self.load_registry().await?;
+                    Box::pin(self.load_registry()).await?;
                 }
                 return Ok(self.registry_entry(id).0);
             }
@@ -224,7 +225,7 @@ impl AppState {
             let _guard = self.inner.registry_reload.lock().await;
             // A reload that finished while we waited answers for us.
             if self.registry_entry(id).1 == loaded_at {
-                self.load_registry().await?;
+                Box::pin(self.load_registry()).await?;
             }
             return Ok(self.registry_entry(id).0);
         }
@@ -319,7 +320,7 @@ impl AppState {
             if let Some(_guard) = guard
                 && self.deny_checked_at() == checked_at
             {
-                self.load_deny_list().await?;
+                Box::pin(self.load_deny_list()).await?;
             }
         }
         let deny = self
