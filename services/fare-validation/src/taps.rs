@@ -108,8 +108,8 @@ pub fn tap_hash(tap: &Tap) -> RequestHash {
 
 /// `POST /v1/taps`. (A debug-level span: at the default `info` level the
 /// request span of `service_kit::layers` names the request, and a fast
-/// accepted or denied tap writes no line at all — the route is
-/// `quiet_when_ok`; errors and slow taps do.)
+/// accepted or denied tap writes no line at all — its answer is
+/// [`Quiet`]; errors and slow taps do.)
 ///
 /// It takes the whole request and reads the body itself (limit
 /// `Tap::MAX_BYTES`), and marks its answer [`Quiet`] itself: the `HeaderMap`
