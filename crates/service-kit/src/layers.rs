@@ -8,14 +8,18 @@
 //!    `request_id`, then `status`, `latency_ms`), enforces the request timeout, counts the
 //!    request, and on the way out turns every error response into problem+json carrying the
 //!    request id. Bodies and headers (so auth headers) are never logged. One line per
-//!    request at `info` (`warn` for 5xx), except on hot routes marked [`quiet_when_ok`]:
-//!    there a fast success is logged at `debug` (thousands a second; the metrics still
-//!    count every one), and errors and requests slower than [`SLOW_REQUEST_MS`] at `info`.
+//!    request at `info` (`warn` for 5xx), except on hot routes marked [`quiet_when_ok`]
+//!    (or whose handler answers [`Quiet`]): there a fast success is logged at `debug`
+//!    (thousands a second; the metrics still count every one), and errors and requests
+//!    slower than [`SLOW_REQUEST_MS`] at `info`.
 //! 2. **catch panic**: a panicking handler becomes a logged 500 problem, not a dropped
 //!    connection.
 //! 3. **body limit**: `DefaultBodyLimit`, honoured by the body extractors. A router that needs
 //!    more (journal uploads) adds its own `DefaultBodyLimit::max(n)` layer before being
-//!    merged; the innermost limit wins.
+//!    merged; the innermost limit wins. A handler that reads its body itself uses
+//!    [`crate::problem::read_body`] with its own limit.
+//!
+//! Steps 1 and 2 are one hand-written layer (`ObserveLayer`), step 3 is axum's.
 
 use std::any::Any;
 use std::collections::HashMap;
