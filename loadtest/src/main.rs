@@ -283,15 +283,15 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // One generator thread: it shares the box with the service and Redis,
     // and one thread drives tens of thousands of requests a second. The
-    // floor server runs as `oneticket serve` does: a thread per core, or
-    // tokio's current-thread scheduler with `TOKIO_WORKER_THREADS=1`.
-    let one_worker = std::env::var("TOKIO_WORKER_THREADS").is_ok_and(|v| v.trim() == "1");
-    let mut builder = if matches!(cli.command, Command::FloorServer(_)) && !one_worker {
-        tokio::runtime::Builder::new_multi_thread()
+    // floor server runs on the runtime `oneticket serve` runs on.
+    let built = if matches!(cli.command, Command::FloorServer(_)) {
+        service_kit::serve::server_runtime()
     } else {
         tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     };
-    let runtime = match builder.enable_all().build() {
+    let runtime = match built {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: {error}");

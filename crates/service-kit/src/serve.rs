@@ -200,3 +200,46 @@ fn ipv6_missing(error: &io::Error) -> bool {
 const EAFNOSUPPORT: i32 = 97;
 #[cfg(not(target_os = "linux"))]
 const EAFNOSUPPORT: i32 = 47;
+
+/// The tokio runtime a server runs on: the multi-threaded scheduler, one
+/// worker per core (tokio reads `TOKIO_WORKER_THREADS` itself), except that
+/// `TOKIO_WORKER_THREADS=1` gets the current-thread scheduler: the same one
+/// thread, without the multi-threaded scheduler's LIFO slot. That slot runs
+/// the Redis connection's task right after each handler that queued a
+/// command, so every command went out in a write of its own (1.9 writes a
+/// tap at saturation, the HTTP answer included); on the current-thread
+/// scheduler the commands of one turn go out together (1.1–1.2 writes a
+/// tap), and both the service and Redis spend less CPU a tap
+/// (BENCHMARKS.md). `oneticket serve` and the load test's floor server use
+/// it, so they are measured alike.
+///
+/// # Errors
+/// When the runtime cannot be built (no threads, no I/O driver).
+pub fn server_runtime() -> io::Result<tokio::runtime::Runtime> {
+    let mut builder = if one_worker(std::env::var("TOKIO_WORKER_THREADS").ok().as_deref()) {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    builder.enable_all().build()
+}
+
+/// Whether a `TOKIO_WORKER_THREADS` setting asks for one worker.
+fn one_worker(setting: Option<&str>) -> bool {
+    setting.is_some_and(|value| value.trim() == "1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_worker;
+
+    #[test]
+    fn only_an_explicit_one_means_one_worker() {
+        assert!(one_worker(Some("1")));
+        assert!(one_worker(Some(" 1 ")));
+        assert!(!one_worker(None));
+        assert!(!one_worker(Some("2")));
+        assert!(!one_worker(Some("")));
+        assert!(!one_worker(Some("01x")));
+    }
+}

@@ -82,7 +82,9 @@ fn main() -> ExitCode {
         // Offline tools that need no runtime and print machine-readable output.
         Command::Fares(command) => return fares_cmd::run(command),
         Command::Keys(command) => keys_cmd::run(command),
-        Command::Serve(args) => serve_runtime().and_then(|rt| rt.block_on(serve_cmd::run(args))),
+        Command::Serve(args) => service_kit::serve::server_runtime()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(serve_cmd::run(args))),
         Command::Migrate(args) => runtime().and_then(|rt| rt.block_on(migrate_cmd::run(args))),
         Command::Audit(args) => return audit_cmd::run(args),
         Command::Settle(args) => return settle_cmd::run(args),
@@ -106,43 +108,4 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
-}
-
-/// The runtime of `serve`: [`runtime`], one worker per core (tokio reads
-/// `TOKIO_WORKER_THREADS` itself), except that `TOKIO_WORKER_THREADS=1`
-/// gets tokio's current-thread scheduler: the same one thread, without the
-/// multi-threaded scheduler's LIFO slot. That slot runs the Redis
-/// connection's task right after each handler that queued a command, so
-/// every command went out in a write of its own (1.9 writes a tap at
-/// saturation, the HTTP answer included); on the current-thread scheduler
-/// the commands of one turn go out together (1.1–1.2 writes a tap), and
-/// both the service and Redis spend less CPU a tap (BENCHMARKS.md).
-fn serve_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    if one_worker(std::env::var("TOKIO_WORKER_THREADS").ok().as_deref()) {
-        Ok(tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?)
-    } else {
-        runtime()
-    }
-}
-
-/// Whether `TOKIO_WORKER_THREADS` asks for one worker.
-fn one_worker(setting: Option<&str>) -> bool {
-    setting.is_some_and(|value| value.trim() == "1")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::one_worker;
-
-    #[test]
-    fn only_an_explicit_one_means_one_worker() {
-        assert!(one_worker(Some("1")));
-        assert!(one_worker(Some(" 1 ")));
-        assert!(!one_worker(None));
-        assert!(!one_worker(Some("2")));
-        assert!(!one_worker(Some("")));
-        assert!(!one_worker(Some("01x")));
-    }
 }
