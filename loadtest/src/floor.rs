@@ -2,7 +2,8 @@
 //! HTTP/1.1, the terminal's HMAC signature checked, the tap decoded, one
 //! commit script on Redis (raw mode's, [`RawDriver::commit_tap`]), a fixed
 //! JSON answer — and nothing else: no registry, no medium resolution, no
-//! pricing, no metrics or logs, no stream ingest.
+//! pricing, no request metrics or logs, no stream ingest. (`GET /metrics`
+//! gives its process CPU, for `compare`'s CPU a tap.)
 //!
 //! `compare --floor-url` runs the generator's service mode against it in
 //! each pair, so one run shows both how far the machine's HTTP floor is
@@ -16,7 +17,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use card_protocol::messages::{Medium, Tap, decode};
 use card_protocol::request_auth::{
     AuthHeaders, HEADER_SIGNATURE, HEADER_TERMINAL, HEADER_TIMESTAMP, MasterKey, RequestParts,
@@ -90,7 +91,18 @@ pub fn router(floor: Arc<Floor>) -> Router {
         .route(crate::workload::TAPS_PATH, post(tap))
         .route(crate::workload::PARKING_ENTRIES_PATH, post(tap))
         .route(crate::workload::PARKING_EXITS_PATH, post(tap))
+        .route("/metrics", get(metrics))
         .with_state(floor)
+}
+
+/// `GET /metrics`: the process metrics only, so `compare` reads the floor
+/// server's CPU a tap as it reads the service's.
+async fn metrics() -> Response {
+    let mut text = String::new();
+    if let Some(stats) = service_kit::process::read_self() {
+        service_kit::process::render(&stats, &mut text);
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 fn text<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {

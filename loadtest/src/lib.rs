@@ -20,6 +20,7 @@
 //! **Boundary:** timings live here and in `BENCHMARKS.md`, never in tests;
 //! the tests of this crate check the generator's logic only.
 
+pub mod cpu;
 pub mod floor;
 pub mod raw;
 pub mod report;

@@ -1,6 +1,7 @@
 //! `oneticket-loadtest`: the command line. Parses arguments, reads keys and
 //! settings, and calls the library (`setup`, `run`, `raw`, `compare`).
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use card_protocol::request_auth::MasterKey;
 use clap::{Args, Parser, Subcommand};
+use loadtest::cpu::CpuProbe;
 use loadtest::floor::{self, Floor};
 use loadtest::raw::{self, Payloads, RawDriver};
 use loadtest::report::{Comparison, Mode, Pair, Report, ratio_percent};
@@ -17,7 +19,7 @@ use loadtest::service::{ServiceDriver, Target, unix_now_s};
 use loadtest::setup;
 use loadtest::workload::Workload;
 use projection::{FareSetup, Layout, Projection};
-use store_redis::KeyPrefix;
+use store_redis::{ConnectionManager, KeyPrefix};
 
 /// The key store file holding the terminal master key (hex), as written by
 /// `oneticket keys generate`.
@@ -315,7 +317,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Run(args) => {
             let workload = args.workload.workload()?;
             let settings = args.load.settings()?;
-            let service = service_run(&args.service, &workload, settings).await?;
+            let redis = cpu_redis(&args.raw.redis).await;
+            let service = service_run(&args.service, &workload, settings, redis.as_ref()).await?;
             println!("{}", service.summary());
             if args.and_raw {
                 let raw = raw_run(&args.raw, &workload, settings).await?;
@@ -336,16 +339,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Compare(args) => {
             let workload = args.workload.workload()?;
             let settings = args.load.settings()?;
+            let redis = cpu_redis(&args.raw.redis).await;
             let mut pairs = Vec::new();
             for n in 1..=args.pairs {
-                let service = service_run(&args.service, &workload, settings).await?;
+                let service =
+                    service_run(&args.service, &workload, settings, redis.as_ref()).await?;
                 let floor = match &args.floor_url {
                     Some(url) => {
                         let floor_args = ServiceArgs {
                             base_url: url.clone(),
                             ..args.service.clone()
                         };
-                        Some(service_run(&floor_args, &workload, settings).await?)
+                        Some(service_run(&floor_args, &workload, settings, redis.as_ref()).await?)
                     }
                     None => None,
                 };
@@ -428,19 +433,39 @@ fn master_key(args: &KeyArgs) -> anyhow::Result<MasterKey> {
     MasterKey::new(&bytes).context("the master key")
 }
 
+/// A Redis connection to read Redis's CPU from, when Redis is reachable (a
+/// service run does not need one: its Redis figure is then left out).
+async fn cpu_redis(args: &RedisArgs) -> Option<ConnectionManager> {
+    store_redis::connect(&args.redis_url).await.ok()
+}
+
 async fn service_run(
     args: &ServiceArgs,
     workload: &Arc<Workload>,
     settings: RunSettings,
+    redis: Option<&ConnectionManager>,
 ) -> anyhow::Result<Report> {
     let target = Target::resolve(&args.base_url).await?;
+    let probe = CpuProbe::new(Some(target.clone()), redis.cloned());
     let driver = Arc::new(ServiceDriver::new(
         target,
         Arc::clone(workload),
         &master_key(&args.keys)?,
         boot_epoch(),
     ));
-    runner::run(&driver, Mode::Service, settings).await
+    measured(&probe, runner::run(&driver, Mode::Service, settings)).await
+}
+
+/// Runs `run` between two CPU readings and adds the CPU a request.
+async fn measured(
+    probe: &CpuProbe,
+    run: impl Future<Output = anyhow::Result<Report>>,
+) -> anyhow::Result<Report> {
+    let before = probe.sample().await;
+    let mut report = run.await?;
+    let after = probe.sample().await;
+    report.cpu = Some(before.per_request(&after, report.answered_total));
+    Ok(report)
 }
 
 async fn raw_run(
@@ -461,7 +486,8 @@ async fn raw_run(
         Payloads::of_bus_tap(&setup)?,
         boot_epoch(),
     ));
-    let report = runner::run(&driver, Mode::Raw, settings).await;
+    let probe = CpuProbe::new(None, Some(redis.clone()));
+    let report = measured(&probe, runner::run(&driver, Mode::Raw, settings)).await;
     raw::clear(&redis, &layout).await?;
     report
 }

@@ -7,6 +7,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::cpu::CpuPerRequest;
+
 /// Largest latency the histogram tracks, in µs: 60 s, far beyond any
 /// request timeout; larger values are clamped to it.
 pub const MAX_TRACKED_LATENCY_US: u64 = 60_000_000;
@@ -162,6 +164,13 @@ pub struct Report {
     /// Counts by outcome (`accept`, `deny:<reason>`, `http_<status>:<code>`,
     /// `transport:<what>`, `raw:<answer>`).
     pub outcomes: BTreeMap<String, u64>,
+    /// Answers to any request, warm-up included.
+    #[serde(default)]
+    pub answered_total: u64,
+    /// CPU a request of the target, Redis and the generator over the run
+    /// ([`crate::cpu`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuPerRequest>,
 }
 
 impl Report {
@@ -190,8 +199,13 @@ impl Report {
                 ms(l.max_us),
             )
         };
+        let cpu = self
+            .cpu
+            .map(|cpu| cpu.summary("target"))
+            .filter(|text| !text.is_empty())
+            .map_or_else(String::new, |text| format!(" | {text}"));
         format!(
-            "{:<7} target {:>6}/s achieved {:>6}/s ({} decided/s) | {latency} | errors {} not sent {}",
+            "{:<7} target {:>6}/s achieved {:>6}/s ({} decided/s) | {latency} | errors {} not sent {}{cpu}",
             match self.mode {
                 Mode::Service => "service",
                 Mode::Raw => "raw",

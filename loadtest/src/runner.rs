@@ -78,6 +78,8 @@ struct WorkerTally {
     measured_sent: u64,
     /// When the last answer (to any request) arrived.
     last_done: Duration,
+    /// Answers to any request, warm-up included.
+    answered: u64,
 }
 
 /// Runs the schedule against `driver` and reports.
@@ -108,6 +110,7 @@ pub async fn run<D: Driver>(
     let mut tally = Tally::new();
     let (mut in_window, mut decided_in_window, mut measured_sent) = (0u64, 0u64, 0u64);
     let mut last_done = Duration::ZERO;
+    let mut answered_total = 0u64;
     for task in tasks {
         let done = task.await?;
         tally.merge(&done.tally);
@@ -115,6 +118,7 @@ pub async fn run<D: Driver>(
         decided_in_window += done.decided_in_window;
         measured_sent += done.measured_sent;
         last_done = last_done.max(done.last_done);
+        answered_total += done.answered;
     }
     let window_end = last_done.min(shared.send_until).max(shared.measure_from);
     let window = window_end.saturating_sub(shared.measure_from);
@@ -133,6 +137,8 @@ pub async fn run<D: Driver>(
         decided_rate_per_s: per_second(decided_in_window, window),
         latency: tally.latency(),
         outcomes: tally.outcomes(),
+        answered_total,
+        cpu: None,
     })
 }
 
@@ -143,6 +149,7 @@ async fn work<W: Worker>(mut worker: W, shared: Arc<Shared>) -> WorkerTally {
         decided_in_window: 0,
         measured_sent: 0,
         last_done: Duration::ZERO,
+        answered: 0,
     };
     let schedule = &shared.schedule;
     loop {
@@ -162,6 +169,7 @@ async fn work<W: Worker>(mut worker: W, shared: Arc<Shared>) -> WorkerTally {
         let (outcome, decided) = worker.send(index).await;
         let done = elapsed(shared.start);
         out.last_done = out.last_done.max(done);
+        out.answered += 1;
         if done >= shared.measure_from && done <= shared.send_until {
             out.in_window += 1;
             out.decided_in_window += u64::from(decided);

@@ -200,6 +200,24 @@ impl Conn {
     /// See [`WireError`]; after an error the connection must be dropped.
     pub async fn post(&mut self, post: &Post<'_>) -> Result<(u16, &[u8]), WireError> {
         encode(post, &mut self.out);
+        self.round_trip().await
+    }
+
+    /// Sends `GET path` and waits for its answer, as [`Conn::post`].
+    ///
+    /// # Errors
+    /// See [`WireError`]; after an error the connection must be dropped.
+    pub async fn get(&mut self, path: &str, host: &str) -> Result<(u16, &[u8]), WireError> {
+        self.out.clear();
+        for part in ["GET ", path, " HTTP/1.1\r\nhost: ", host, "\r\n\r\n"] {
+            self.out.extend_from_slice(part.as_bytes());
+        }
+        self.round_trip().await
+    }
+
+    /// Writes the request in `out` and reads its answer under
+    /// [`REQUEST_TIMEOUT`].
+    async fn round_trip(&mut self) -> Result<(u16, &[u8]), WireError> {
         let framed = tokio::time::timeout(REQUEST_TIMEOUT, self.exchange())
             .await
             .map_err(|_| WireError::Timeout)??;

@@ -4,7 +4,8 @@
 //! - `GET /readyz`: runs every readiness check concurrently, each bounded by a timeout;
 //!   200 `{"status":"ready","checks":{…}}` when all pass, else 503 problem+json
 //!   (`not_ready`) naming what is down (readiness: send me traffic or not).
-//! - `GET /metrics`: the Prometheus text exposition.
+//! - `GET /metrics`: the Prometheus text exposition, with the standard process metrics
+//!   ([`crate::process`]: CPU seconds, resident memory, open fds, threads).
 //!
 //! **Boundary**: checks are named closures supplied by the binary (`"postgres"` runs
 //! `SELECT 1`, `"redis"` runs `PING`), so this crate knows nothing of sqlx or redis.
@@ -270,7 +271,11 @@ async fn readyz(State(health): State<Arc<Health>>) -> Response {
 }
 
 async fn metrics(State(health): State<Arc<Health>>) -> Response {
-    let mut response = health.metrics.render().into_response();
+    let mut text = health.metrics.render();
+    if let Some(stats) = crate::process::read_self() {
+        crate::process::render(&stats, &mut text);
+    }
+    let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(PROMETHEUS_TEXT),

@@ -23,6 +23,7 @@ pub mod health;
 pub mod json_fields;
 pub mod layers;
 pub mod problem;
+pub mod process;
 pub mod request_id;
 pub mod secret;
 pub mod serve;

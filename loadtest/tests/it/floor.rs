@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use card_protocol::request_auth::MasterKey;
+use loadtest::cpu::CpuProbe;
 use loadtest::floor::{self, Floor};
 use loadtest::raw::{self, Payloads, RawDriver};
 use loadtest::report::Mode;
@@ -81,6 +82,19 @@ async fn signed_taps_are_committed_and_unsigned_ones_refused() {
         .expect("run");
     assert_eq!(report.decided, RATE, "{:?}", report.outcomes);
     assert_eq!(report.outcomes.get("accept"), Some(&RATE));
+    assert_eq!(report.answered_total, RATE);
+    // The floor's /metrics, Redis's INFO and this process each give their
+    // CPU, which `compare` divides by the answers.
+    let sample = CpuProbe::new(Some(target().await), Some(redis.clone()))
+        .sample()
+        .await;
+    if cfg!(target_os = "linux") {
+        assert!(
+            sample.target_us.is_some() && sample.generator_us.is_some(),
+            "{sample:?}"
+        );
+    }
+    assert!(sample.redis_us.is_some(), "{sample:?}");
     // Every card's state was committed once per tap: RATE / CARDS each.
     let mut connection = redis.clone();
     for card in 0..CARDS {

@@ -105,6 +105,8 @@ fn report(mode: Mode, decided_rate_per_s: u64) -> Report {
             ("transport:send".to_owned(), 10),
         ]
         .into(),
+        answered_total: 750_000,
+        cpu: None,
     }
 }
 
@@ -199,4 +201,33 @@ fn the_summary_shows_percentiles_or_says_there_were_none() {
     assert!(line.contains("latency n/a"), "{line}");
     assert!(!line.contains("p50"), "{line}");
     assert!(line.contains("achieved  12000/s"), "{line}");
+}
+
+#[test]
+fn the_cpu_a_request_shows_in_the_summary_and_the_json_when_read() {
+    let plain = report(Mode::Service, 18_000);
+    assert!(!plain.summary().contains("cpu/answer"));
+    assert!(
+        serde_json::to_value(&plain)
+            .expect("json")
+            .get("cpu")
+            .is_none()
+    );
+
+    let mut measured = report(Mode::Service, 18_000);
+    measured.cpu = Some(loadtest::cpu::CpuPerRequest {
+        answered: 750_000,
+        target_ns: Some(23_150),
+        redis_ns: Some(12_980),
+        generator_ns: None,
+    });
+    let line = measured.summary();
+    assert!(
+        line.ends_with("| cpu/answer: target 23.1µs redis 12.9µs"),
+        "{line}"
+    );
+    let json = serde_json::to_value(&measured).expect("json");
+    assert_eq!(json["cpu"]["target_ns"], 23_150);
+    assert_eq!(json["answered_total"], 750_000);
+    assert!(json["cpu"].get("generator_ns").is_none());
 }

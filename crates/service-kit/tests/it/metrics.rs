@@ -1,4 +1,4 @@
-//! `/metrics` exposes the per-route request counter and latency histogram.
+//! `/metrics` exposes the per-route request counter and latency histogram, and the process metrics.
 
 use axum::http::StatusCode;
 use service_kit::Health;
@@ -62,4 +62,35 @@ async fn metrics_count_requests_by_route_template_and_status() {
         .is_some(),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn metrics_include_the_process_cpu_memory_and_fds() {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let handle = service_kit::install_metrics().expect("metrics recorder");
+    let app = service_kit::layers::apply(Health::new(handle).router(), crate::support::limits());
+    let reply = send(app, get("/metrics")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let text = String::from_utf8_lossy(&reply.body);
+    assert!(
+        text.contains("# TYPE process_cpu_seconds_total counter\n"),
+        "{text}"
+    );
+    assert!(
+        service_kit::process::cpu_micros_in_exposition(&text).is_some(),
+        "{text}"
+    );
+    for gauge in [
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_threads",
+    ] {
+        let value = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{gauge} ")))
+            .and_then(|v| v.parse::<u64>().ok());
+        assert!(value.is_some_and(|v| v > 0), "{gauge} in {text}");
+    }
 }
