@@ -100,9 +100,7 @@ pub fn redis_cpu_us(info: &str) -> Option<u64> {
                 .and_then(|rest| rest.strip_prefix(':'))
                 .map(str::trim)
         })?;
-        service_kit::process::cpu_micros_in_exposition(&format!(
-            "process_cpu_seconds_total {value}\n"
-        ))
+        service_kit::process::seconds_to_micros(value)
     };
     field("used_cpu_user")?.checked_add(field("used_cpu_sys")?)
 }

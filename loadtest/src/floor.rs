@@ -102,7 +102,11 @@ async fn metrics() -> Response {
     if let Some(stats) = service_kit::process::read_self() {
         service_kit::process::render(&stats, &mut text);
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    (
+        [(header::CONTENT_TYPE, service_kit::health::PROMETHEUS_TEXT)],
+        text,
+    )
+        .into_response()
 }
 
 fn text<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {

@@ -35,7 +35,7 @@ use crate::problem::{ErrorChain, Problem, types};
 pub const DEFAULT_CHECK_TIMEOUT_MS: u64 = 800;
 
 /// The content type of the Prometheus text format.
-const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 type CheckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 

@@ -133,10 +133,16 @@ pub fn render(stats: &ProcessStats, out: &mut String) {
 /// decimals).
 #[must_use]
 pub fn cpu_micros_in_exposition(text: &str) -> Option<u64> {
-    let value = text.lines().find_map(|line| {
-        line.strip_prefix("process_cpu_seconds_total ")
-            .map(str::trim)
-    })?;
+    let value = text
+        .lines()
+        .find_map(|line| line.strip_prefix("process_cpu_seconds_total "))?;
+    seconds_to_micros(value.trim())
+}
+
+/// `12.345678` seconds as µs; `None` unless digits with at most six
+/// decimals (no sign, no exponent).
+#[must_use]
+pub fn seconds_to_micros(value: &str) -> Option<u64> {
     let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
     if fraction.len() > 6 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -235,6 +241,8 @@ mod tests {
             None
         );
         assert_eq!(cpu_micros_in_exposition("nothing\n"), None);
+        assert_eq!(seconds_to_micros("42.734783"), Some(42_734_783));
+        assert_eq!(seconds_to_micros("1.1234567"), None);
     }
 
     proptest! {
