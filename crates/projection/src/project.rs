@@ -200,7 +200,7 @@ impl Projection {
             // larger, copied and touched on each tap.
             None => Box::pin(self.load(account)).await?,
         };
-        let mut redis = inner.redis.clone();
+        let mut redis = store_redis::affinity::on_this_thread(&inner.redis);
         for _ in 0..MAX_COMMIT_ATTEMPTS {
             let decided = engine.decide(&current.state, change.occupancy, &change.event)?;
             let changed = decided.outcome.decision == Decision::Accept
@@ -306,7 +306,7 @@ impl Projection {
             decided_at_ms: now.timestamp_millis(),
         });
         let reply_bytes = crate::entry::encode_reply(&reply);
-        let mut redis = self.inner.redis.clone();
+        let mut redis = store_redis::affinity::on_this_thread(&self.inner.redis);
         let committed = hot::record(
             &mut redis,
             &self.inner.layout.idempotency(shard, key),
@@ -349,7 +349,7 @@ impl Projection {
     }
 
     async fn load(&self, account: AccountId) -> Result<Arc<Cached>, ProjectionError> {
-        let mut redis = self.inner.redis.clone();
+        let mut redis = store_redis::affinity::on_this_thread(&self.inner.redis);
         let stored: Option<Vec<u8>> = redis
             .get(self.inner.layout.state(account))
             .await
@@ -455,7 +455,7 @@ impl Projection {
         let state = self.rebuild(account).await?;
         let value = encode_state(self.inner.setup.config_id(), &state)?;
         let key = self.inner.layout.state(account);
-        let mut redis = self.inner.redis.clone();
+        let mut redis = store_redis::affinity::on_this_thread(&self.inner.redis);
         let mut command = redis::cmd("SET");
         command.arg(&key).arg(value);
         if mode == RebuildMode::IfMissing {

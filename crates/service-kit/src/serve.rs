@@ -49,11 +49,31 @@ impl Server {
     /// # Errors
     /// [`ServeError::Bind`] when the address cannot be bound.
     pub fn bind(addr: SocketAddr, shutdown_grace: Duration) -> Result<Self, ServeError> {
-        let listener = match bind_socket(addr) {
+        Self::bind_with(addr, shutdown_grace, Port::Own)
+    }
+
+    /// As [`Server::bind`], with `SO_REUSEPORT`: every listener bound this
+    /// way on the same address (in any process of the same user) shares the
+    /// port, and the kernel spreads new connections over them. For several
+    /// serving threads, each accepting on its own socket; the first binds
+    /// the address asked for, the others its [`Server::local_addr`].
+    ///
+    /// # Errors
+    /// As [`Server::bind`].
+    pub fn bind_shared(addr: SocketAddr, shutdown_grace: Duration) -> Result<Self, ServeError> {
+        Self::bind_with(addr, shutdown_grace, Port::Shared)
+    }
+
+    fn bind_with(
+        addr: SocketAddr,
+        shutdown_grace: Duration,
+        port: Port,
+    ) -> Result<Self, ServeError> {
+        let listener = match bind_socket(addr, port) {
             Err(error) if addr.ip().is_unspecified() && addr.is_ipv6() && ipv6_missing(&error) => {
                 let v4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, addr.port()));
                 tracing::warn!(%addr, fallback = %v4, %error, "IPv6 unavailable; listening on IPv4 only");
-                bind_socket(v4).map_err(|source| ServeError::Bind { addr: v4, source })?
+                bind_socket(v4, port).map_err(|source| ServeError::Bind { addr: v4, source })?
             }
             other => other.map_err(|source| ServeError::Bind { addr, source })?,
         };
@@ -174,13 +194,25 @@ pub async fn shutdown_signal() {
     }
 }
 
-fn bind_socket(addr: SocketAddr) -> io::Result<tokio::net::TcpListener> {
+/// Whether a listener may share its port with other listeners.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Port {
+    /// The port is this listener's alone: binding it twice fails.
+    Own,
+    /// `SO_REUSEPORT`: listeners bound alike share the port.
+    Shared,
+}
+
+fn bind_socket(addr: SocketAddr, port: Port) -> io::Result<tokio::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if addr.is_ipv6() {
         socket.set_only_v6(false)?;
     }
     // Lets a restarted process bind while old connections sit in TIME_WAIT.
     socket.set_reuse_address(true)?;
+    if port == Port::Shared {
+        socket.set_reuse_port(true)?;
+    }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;

@@ -4,6 +4,8 @@
 //!   timeouts), the readiness check ([`ping`]) and key naming ([`KeyPrefix`], [`HashTag`]);
 //! - [`hot`]: the hot projection's atomic commit scripts (idempotency, compare-and-set on
 //!   the state version, state write and stream append in one `EVALSHA`);
+//! - [`affinity`]: a serving thread's own connection, so a command never crosses threads
+//!   (`serve --threads`);
 //! - [`streams`]: consumer-group reads of the shard streams (read, reclaim, ack, trim) on
 //!   a connection of their own for blocking reads.
 //! - [`occupancy`]: parking lot counters and the gate saga's reservations (one atomic
@@ -12,6 +14,7 @@
 //! **Invariant**: Redis is a projection, not the book of record; everything here can be
 //! rebuilt from Postgres and terminal journals.
 
+pub mod affinity;
 mod connection;
 pub mod hot;
 mod keys;

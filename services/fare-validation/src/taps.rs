@@ -539,7 +539,7 @@ async fn resolve_qr(
             "{}:qr_proof:{id_hex}:{step}",
             state.projection().layout().prefix().as_str()
         );
-        let mut redis = state.inner.redis.clone();
+        let mut redis = store_redis::affinity::on_this_thread(&state.inner.redis);
         let previous: Option<String> = redis::cmd("SET")
             .arg(&replay_key)
             .arg(key.as_str())

@@ -82,9 +82,7 @@ fn main() -> ExitCode {
         // Offline tools that need no runtime and print machine-readable output.
         Command::Fares(command) => return fares_cmd::run(command),
         Command::Keys(command) => keys_cmd::run(command),
-        Command::Serve(args) => service_kit::serve::server_runtime()
-            .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(serve_cmd::run(args))),
+        Command::Serve(args) => serve_cmd::main(args),
         Command::Migrate(args) => runtime().and_then(|rt| rt.block_on(migrate_cmd::run(args))),
         Command::Audit(args) => return audit_cmd::run(args),
         Command::Settle(args) => return settle_cmd::run(args),

@@ -95,6 +95,6 @@ impl ParkingState {
     }
 
     pub(crate) fn redis(&self) -> ConnectionManager {
-        self.inner.redis.clone()
+        store_redis::affinity::on_this_thread(&self.inner.redis)
     }
 }

@@ -143,7 +143,7 @@ impl Limiter {
     /// 429 with `Retry-After` when over the limit; 503 when Redis fails.
     pub async fn check(&self, rule: Rule, subject: Subject<'_>) -> Result<(), ApiError> {
         let window_ms = rule.window_s.saturating_mul(1_000);
-        let mut redis = self.redis.clone();
+        let mut redis = store_redis::affinity::on_this_thread(&self.redis);
         let (count, ttl_ms): (u64, i64) = self
             .script
             .key(self.key(rule, subject))

@@ -170,3 +170,54 @@ async fn handlers_see_the_tcp_peer() {
     stop.send(()).expect("server is running");
     task.await.expect("server task").expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn shared_listeners_split_one_port_and_a_plain_bind_still_fails() {
+    // Each listener answers with its own name, so the replies show which
+    // one accepted each connection.
+    let named = |name: &'static str| {
+        service_kit::layers::apply(
+            Router::new().route("/who", get(move || async move { name })),
+            crate::support::limits(),
+        )
+    };
+    let grace = Duration::from_millis(GENEROUS_GRACE_MS);
+    let first = Server::bind_shared(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), grace)
+        .expect("bind the first shared listener");
+    let addr = first.local_addr();
+    let second = Server::bind_shared(addr, grace).expect("a second shared listener on the port");
+    assert_eq!(second.local_addr(), addr);
+    let error = Server::bind(addr, Duration::ZERO).expect_err("a plain bind does not share");
+    assert!(error.to_string().contains(&addr.to_string()), "{error}");
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    for (server, name) in [(first, "first"), (second, "second")] {
+        let mut stopped = stopped.clone();
+        tasks.push(tokio::spawn(server.run(named(name), async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        })));
+    }
+    // The kernel picks a listener by hashing each connection's addresses:
+    // over many new connections both get some.
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..200 {
+        let (status, body) = http_get(addr, "/who").await.expect("request succeeds");
+        assert_eq!(status, 200);
+        seen.insert(body);
+        if seen.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        ["first", "second"],
+        "both listeners accept"
+    );
+    stop.send(true).expect("servers are running");
+    for task in tasks {
+        task.await
+            .expect("server task")
+            .expect("shutdown is not an error");
+    }
+}

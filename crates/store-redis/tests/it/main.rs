@@ -274,3 +274,49 @@ async fn the_hot_scripts_are_loaded_again_when_redis_forgot_them() {
         .await
         .expect("clean up");
 }
+
+/// The server's id of the connection a handle talks over.
+async fn client_id(connection: &mut ConnectionManager) -> i64 {
+    redis::cmd("CLIENT")
+        .arg("ID")
+        .query_async(connection)
+        .await
+        .expect("CLIENT ID answers")
+}
+
+#[tokio::test]
+async fn a_pinned_connection_serves_its_own_thread_only() {
+    use store_redis::affinity::{on_this_thread, pin_to_thread};
+    let shared = redis().await;
+    let shared_id = client_id(&mut shared.clone()).await;
+    assert_eq!(
+        client_id(&mut on_this_thread(&shared)).await,
+        shared_id,
+        "a thread without a pinned connection uses the shared one"
+    );
+    let other_thread = {
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let own = redis().await;
+                let own_id = client_id(&mut own.clone()).await;
+                pin_to_thread(own);
+                (own_id, client_id(&mut on_this_thread(&shared)).await)
+            })
+        })
+        .join()
+        .expect("the thread ran")
+    };
+    let (own_id, used_id) = other_thread;
+    assert_ne!(own_id, shared_id, "two connections");
+    assert_eq!(used_id, own_id, "the pinning thread uses its own");
+    assert_eq!(
+        client_id(&mut on_this_thread(&shared)).await,
+        shared_id,
+        "pinning on one thread leaves the others alone"
+    );
+}

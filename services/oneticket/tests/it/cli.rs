@@ -245,6 +245,76 @@ fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     crate::support::http(addr, "GET", path, &[], b"")
 }
 
+/// Runs `oneticket serve` with `args` until it is ready, checks what every
+/// process serves (readiness on IPv4, liveness on IPv6, metrics, a problem
+/// for an unknown route, each over new connections), then stops it with
+/// SIGTERM and asserts a clean exit. Returns its threads' names.
+async fn serve_until_sigterm(env: &[(&str, &str)], port: u16, args: &[&str]) -> Vec<String> {
+    let child = Command::new(BIN)
+        .arg("serve")
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let mut served = Served(child);
+    let v4: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let v6: SocketAddr = format!("[::1]:{port}").parse().expect("addr");
+    let deadline = Instant::now() + Duration::from_secs(SERVE_START_TIMEOUT_S);
+    let ready = loop {
+        match http_get(v4, "/readyz") {
+            Ok((200, body)) => break body,
+            _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(200)).await,
+            other => panic!("serve {args:?} never became ready: {other:?}"),
+        }
+    };
+    assert!(
+        ready.contains("postgres") && ready.contains("redis"),
+        "{ready}"
+    );
+    // Every request below opens a connection of its own: with several
+    // serving threads the kernel spreads them over the threads' listeners.
+    for _ in 0..20 {
+        assert_eq!(
+            http_get(v6, "/healthz").expect("IPv6 loopback answers").0,
+            200,
+            "dual-stack listener"
+        );
+        let (status, metrics) = http_get(v4, "/metrics").expect("metrics");
+        assert_eq!(status, 200);
+        assert!(metrics.contains("http_requests_total"), "{metrics}");
+        let (status, problem) = http_get(v4, "/no/such/route").expect("404");
+        assert_eq!(status, 404);
+        assert!(problem.contains("\"code\""), "{problem}");
+    }
+    let pid = served.0.id().to_string();
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .filter_map(Result::ok)
+                .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+                .map(|name| name.trim().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+
+    // SIGTERM: a graceful stop with exit status 0.
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs")
+            .success()
+    );
+    let status = served.0.wait().expect("serve exits");
+    assert!(
+        status.success(),
+        "serve {args:?} exits cleanly on SIGTERM: {status:?}"
+    );
+    threads
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn migrate_serve_and_audit_against_a_fresh_database() {
     let server = std::env::var("OT_TEST_DATABASE_URL")
@@ -309,54 +379,22 @@ async fn migrate_serve_and_audit_against_a_fresh_database() {
         "serve refuses to start without OT_VNPAY_MODE"
     );
     assert!(String::from_utf8_lossy(&no_mode.stderr).contains("OT_VNPAY_MODE"));
-    let child = Command::new(BIN)
-        .arg("serve")
-        .envs(env)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let mut served = Served(child);
-    let v4: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let v6: SocketAddr = format!("[::1]:{port}").parse().expect("addr");
-    let deadline = Instant::now() + Duration::from_secs(SERVE_START_TIMEOUT_S);
-    let ready = loop {
-        match http_get(v4, "/readyz") {
-            Ok((200, body)) => break body,
-            _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(200)).await,
-            other => panic!("serve never became ready: {other:?}"),
-        }
-    };
+    // One multi-threaded runtime (the default), then two serving threads
+    // on one port.
+    serve_until_sigterm(&env, port, &[]).await;
+    let threads = serve_until_sigterm(&env, port, &["--threads", "2"]).await;
     assert!(
-        ready.contains("postgres") && ready.contains("redis"),
-        "{ready}"
+        threads.iter().any(|name| name == "serve-1"),
+        "a second serving thread: {threads:?}"
     );
-    assert_eq!(
-        http_get(v6, "/healthz").expect("IPv6 loopback answers").0,
-        200,
-        "dual-stack listener"
-    );
-    let (status, metrics) = http_get(v4, "/metrics").expect("metrics");
-    assert_eq!(status, 200);
-    assert!(metrics.contains("http_requests_total"), "{metrics}");
-    let (status, problem) = http_get(v4, "/no/such/route").expect("404");
-    assert_eq!(status, 404);
-    assert!(problem.contains("\"code\""), "{problem}");
-
-    // SIGTERM: a graceful stop with exit status 0.
-    let pid = served.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill runs")
-            .success()
-    );
-    let status = served.0.wait().expect("serve exits");
-    assert!(
-        status.success(),
-        "serve exits cleanly on SIGTERM: {status:?}"
-    );
+    for bad in ["0", "65", "two"] {
+        let refused = oneticket(&["serve", "--threads", bad], &env, "");
+        assert_eq!(refused.status.code(), Some(2), "--threads {bad} is refused");
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("--threads"),
+            "the error names the option"
+        );
+    }
 
     let pool = store_pg::connect(&url, &store_pg::PoolSettings::default())
         .await
@@ -370,5 +408,4 @@ async fn migrate_serve_and_audit_against_a_fresh_database() {
         .execute(&mut admin)
         .await
         .expect("drop");
-    drop(served);
 }
