@@ -149,7 +149,7 @@ async fn tap(
     let Some(card) = card else {
         return StatusCode::UNPROCESSABLE_ENTITY.into_response();
     };
-    let mut redis = floor.redis.clone();
+    let mut redis = store_redis::affinity::on_this_thread(&floor.redis);
     let (_, ok) = floor
         .driver
         .commit_tap(

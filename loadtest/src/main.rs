@@ -262,6 +262,12 @@ struct FloorArgs {
     /// Key prefix of the floor's keys (cleared when it starts and stops).
     #[arg(long, default_value = "ot-loadtest-floor")]
     floor_prefix: String,
+    /// Serve on this many threads, as `oneticket serve --threads` does
+    /// (each its own runtime, listener and Redis connection), so the floor
+    /// is measured as the service runs. Without it: the runtime `serve`
+    /// gets without it.
+    #[arg(long, env = "OT_SERVE_THREADS", value_parser = clap::value_parser!(u16).range(1..=64))]
+    threads: Option<u16>,
 }
 
 #[derive(Debug, Args)]
@@ -286,7 +292,7 @@ fn main() -> std::process::ExitCode {
     // One generator thread: it shares the box with the service and Redis,
     // and one thread drives tens of thousands of requests a second. The
     // floor server runs on the runtime `oneticket serve` runs on.
-    let built = if matches!(cli.command, Command::FloorServer(_)) {
+    let built = if let Command::FloorServer(FloorArgs { threads: None, .. }) = cli.command {
         service_kit::serve::server_runtime()
     } else {
         tokio::runtime::Builder::new_current_thread()
@@ -512,15 +518,31 @@ async fn floor_cmd(args: FloorArgs) -> anyhow::Result<()> {
         master_key(&args.keys)?,
         &workload,
     ));
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    println!("floor server on http://{} (Ctrl-C stops it)", args.listen);
-    axum::serve(listener, floor::router(floor))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+    let redis_url = args.redis.redis_url.clone();
+    let pin_redis: service_kit::ThreadSetup = Arc::new(move || {
+        let redis_url = redis_url.clone();
+        Box::pin(async move {
+            store_redis::affinity::pin_to_thread(store_redis::connect(&redis_url).await?);
+            Ok(())
         })
-        .await?;
+    });
+    let threads = args.threads.unwrap_or(1);
+    println!(
+        "floor server on http://{} with {threads} serving thread(s) (Ctrl-C stops it)",
+        args.listen
+    );
+    service_kit::serve_on_threads(
+        floor::router(floor),
+        args.listen,
+        std::time::Duration::ZERO,
+        threads,
+        pin_redis,
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+    )
+    .await
+    .with_context(|| format!("serving on {}", args.listen))?;
     raw::clear(&redis, &layout).await?;
     Ok(())
 }

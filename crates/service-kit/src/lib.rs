@@ -35,6 +35,6 @@ pub use health::{Health, ReadinessCheck};
 pub use problem::{ApiError, FieldError, Json, Path, Problem, ProblemType, Query};
 pub use request_id::RequestId;
 pub use secret::{Secret, SecretUrl};
-pub use serve::{ServeError, Server, serve, shutdown_signal};
+pub use serve::{ServeError, Server, ThreadSetup, serve, serve_on_threads, shutdown_signal};
 pub use settings::{HttpLimits, LogFormat, LogSettings, Settings};
 pub use telemetry::{init_tracing, install_metrics};

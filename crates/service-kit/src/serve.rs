@@ -8,9 +8,11 @@
 use std::future::{Future, IntoFuture};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use futures::future::BoxFuture;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::settings::Settings;
@@ -30,7 +32,22 @@ pub enum ServeError {
     },
     #[error("the server failed: {0}")]
     Serve(#[source] io::Error),
+    #[error("serving thread {thread} could not start: {source}")]
+    Thread {
+        thread: u16,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
+
+/// What each serving thread after the first runs on its own runtime before
+/// it binds (e.g. connect a Redis connection of its own and pin it to the
+/// thread); an error stops the whole start.
+pub type ThreadSetup = Arc<
+    dyn Fn() -> BoxFuture<'static, Result<(), Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + Sync,
+>;
 
 /// A bound listener, ready to serve. Binding first lets tests learn the port of `:0`.
 #[derive(Debug)]
@@ -161,6 +178,149 @@ pub async fn serve(
     Server::bind(settings.listen, settings.shutdown_grace)?
         .run(router, shutdown)
         .await
+}
+
+/// Serves `router` on `threads` threads until `shutdown` resolves: the
+/// caller's (on its runtime) and `threads - 1` more, named `serve-1`…, each
+/// with a current-thread runtime of its own that runs `setup` and then
+/// accepts on its own `SO_REUSEPORT` listener on the port
+/// ([`Server::bind_shared`]): the kernel spreads connections over the
+/// threads, and a connection's requests stay on the thread that accepted
+/// it. A shutdown drains every thread at once, each within the grace
+/// period; a thread that cannot start stops the others and is the error.
+/// One thread is [`Server::bind`] and [`Server::run`].
+///
+/// # Errors
+/// [`ServeError::Bind`], [`ServeError::Serve`] as [`serve`];
+/// [`ServeError::Thread`] when a thread or its `setup` fails to start.
+pub async fn serve_on_threads(
+    router: Router,
+    listen: SocketAddr,
+    shutdown_grace: Duration,
+    threads: u16,
+    setup: ThreadSetup,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    if threads <= 1 {
+        return Server::bind(listen, shutdown_grace)?
+            .run(router, shutdown)
+            .await;
+    }
+    let first = Server::bind_shared(listen, shutdown_grace)?;
+    let addr = first.local_addr();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stop = Arc::new(stop);
+    let mut others = Vec::new();
+    let mut failed = None;
+    for thread in 1..threads {
+        let (ready, started) = tokio::sync::oneshot::channel();
+        let serving = ServingThread {
+            router: router.clone(),
+            addr,
+            shutdown_grace,
+            setup: Arc::clone(&setup),
+            stopped: stopped.clone(),
+        };
+        let spawned = std::thread::Builder::new()
+            .name(format!("serve-{thread}"))
+            .spawn(move || serving.run(ready));
+        let started = match spawned {
+            Ok(handle) => {
+                others.push(handle);
+                started.await.unwrap_or_else(|_| {
+                    Err(io::Error::other("the thread ended while starting").into())
+                })
+            }
+            Err(error) => Err(error.into()),
+        };
+        if let Err(source) = started {
+            failed = Some(ServeError::Thread { thread, source });
+            break;
+        }
+    }
+    let served = match failed {
+        Some(error) => Err(error),
+        None => {
+            tracing::info!(%addr, threads, "serving one port from several threads");
+            let signal = {
+                let stop = Arc::clone(&stop);
+                async move {
+                    shutdown.await;
+                    stop.send_replace(true);
+                }
+            };
+            first.run(router, signal).await
+        }
+    };
+    // Whatever ended the first thread ends the others (after a shutdown,
+    // they are draining already).
+    stop.send_replace(true);
+    for handle in others {
+        match tokio::task::spawn_blocking(move || handle.join()).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::error!(%error, "a serving thread failed"),
+            Ok(Err(_)) | Err(_) => tracing::error!("a serving thread panicked"),
+        }
+    }
+    served
+}
+
+/// A serving thread after the first: what it starts from.
+struct ServingThread {
+    router: Router,
+    addr: SocketAddr,
+    shutdown_grace: Duration,
+    setup: ThreadSetup,
+    stopped: tokio::sync::watch::Receiver<bool>,
+}
+
+impl ServingThread {
+    /// Builds the runtime, runs the setup and binds (reporting how that went
+    /// through `ready`), then serves until told to stop.
+    fn run(
+        self,
+        ready: tokio::sync::oneshot::Sender<Result<(), Box<dyn std::error::Error + Send + Sync>>>,
+    ) -> Result<(), ServeError> {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                let _ = ready.send(Err(error.into()));
+                return Ok(());
+            }
+        };
+        let ServingThread {
+            router,
+            addr,
+            shutdown_grace,
+            setup,
+            mut stopped,
+        } = self;
+        runtime.block_on(async move {
+            let started = match setup().await {
+                Ok(()) => Server::bind_shared(addr, shutdown_grace).map_err(Into::into),
+                Err(error) => Err(error),
+            };
+            let server = match started {
+                Ok(server) => {
+                    let _ = ready.send(Ok(()));
+                    server
+                }
+                Err(error) => {
+                    let _ = ready.send(Err(error));
+                    return Ok(());
+                }
+            };
+            server
+                .run(router, async move {
+                    // A dropped sender (the first thread gone) also means stop.
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await
+        })
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (what orchestrators send).

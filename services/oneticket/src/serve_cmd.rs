@@ -206,150 +206,30 @@ async fn run(args: Args) -> anyhow::Result<()> {
     )
     .await?;
     let app = running.router.clone();
-    let served = match args.threads {
-        Some(threads) if threads > 1 => serve_on_threads(app, &settings, threads).await,
-        _ => service_kit::serve(app, &settings, service_kit::shutdown_signal())
-            .await
-            .map_err(anyhow::Error::from),
-    };
+    // Each serving thread after the first connects its own Redis connection
+    // and pins it, so its taps never cross threads (store_redis::affinity).
+    let redis_url = settings.redis_url.clone();
+    let pin_redis: service_kit::ThreadSetup = Arc::new(move || {
+        let redis_url = redis_url.clone();
+        Box::pin(async move {
+            let redis = store_redis::connect(redis_url.expose()).await?;
+            store_redis::affinity::pin_to_thread(redis);
+            Ok(())
+        })
+    });
+    let served = service_kit::serve_on_threads(
+        app,
+        settings.listen,
+        settings.shutdown_grace,
+        args.threads.unwrap_or(1),
+        pin_redis,
+        service_kit::shutdown_signal(),
+    )
+    .await;
     running.stop().await;
     served?;
     tracing::info!("oneticket stopped");
     Ok(())
-}
-
-/// Serves `router` on `threads` threads until SIGINT/SIGTERM: this one (on
-/// the caller's runtime, beside the workers) and `threads - 1` more, each
-/// with a current-thread runtime, its own Redis connection pinned to it
-/// ([`store_redis::affinity`]) and its own `SO_REUSEPORT` listener on the
-/// port. A shutdown drains every thread at once; a thread that cannot
-/// start stops the others and fails the whole.
-async fn serve_on_threads(
-    router: axum::Router,
-    settings: &Settings,
-    threads: u16,
-) -> anyhow::Result<()> {
-    let first = service_kit::Server::bind_shared(settings.listen, settings.shutdown_grace)?;
-    let addr = first.local_addr();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let stop = Arc::new(stop);
-    let mut others = Vec::new();
-    let mut failed = None;
-    for n in 1..threads {
-        let (ready, started) = tokio::sync::oneshot::channel();
-        let thread = ServingThread {
-            router: router.clone(),
-            redis_url: settings.redis_url.expose().to_owned(),
-            addr,
-            grace: settings.shutdown_grace,
-            stopped: stopped.clone(),
-        };
-        let spawned = std::thread::Builder::new()
-            .name(format!("serve-{n}"))
-            .spawn(move || thread.run(ready))
-            .with_context(|| format!("starting serving thread {n}"));
-        let started = match spawned {
-            Ok(handle) => {
-                others.push(handle);
-                started.await.unwrap_or_else(|_| {
-                    Err(anyhow::anyhow!("serving thread {n} ended while starting"))
-                })
-            }
-            Err(error) => Err(error),
-        };
-        if let Err(error) = started {
-            failed = Some(error.context(format!("serving thread {n}")));
-            break;
-        }
-    }
-    let served = match failed {
-        Some(error) => Err(error),
-        None => {
-            tracing::info!(%addr, threads, "serving on one port from several threads");
-            let signal = {
-                let stop = Arc::clone(&stop);
-                async move {
-                    service_kit::shutdown_signal().await;
-                    stop.send_replace(true);
-                }
-            };
-            first.run(router, signal).await.map_err(anyhow::Error::from)
-        }
-    };
-    // Whatever ended the first thread ends the others (a no-op after a signal).
-    stop.send_replace(true);
-    for handle in others {
-        let joined = tokio::task::spawn_blocking(move || handle.join()).await;
-        match joined {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(error))) => {
-                tracing::error!(error = %format!("{error:#}"), "a serving thread failed")
-            }
-            Ok(Err(_)) | Err(_) => tracing::error!("a serving thread panicked"),
-        }
-    }
-    served
-}
-
-/// One serving thread after the first: what it needs to start.
-struct ServingThread {
-    router: axum::Router,
-    redis_url: String,
-    addr: std::net::SocketAddr,
-    grace: std::time::Duration,
-    stopped: tokio::sync::watch::Receiver<bool>,
-}
-
-impl ServingThread {
-    /// Builds its runtime, connects and pins its Redis connection, binds
-    /// the shared port (reporting the start through `ready`), then serves
-    /// until told to stop.
-    fn run(self, ready: tokio::sync::oneshot::Sender<anyhow::Result<()>>) -> anyhow::Result<()> {
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(runtime) => runtime,
-            Err(error) => {
-                let _ = ready.send(Err(error.into()));
-                return Ok(());
-            }
-        };
-        let ServingThread {
-            router,
-            redis_url,
-            addr,
-            grace,
-            mut stopped,
-        } = self;
-        runtime.block_on(async move {
-            let setup = async {
-                let redis = store_redis::connect(&redis_url)
-                    .await
-                    .context("connecting to Redis")?;
-                store_redis::affinity::pin_to_thread(redis);
-                anyhow::Ok(service_kit::Server::bind_shared(addr, grace)?)
-            };
-            let server = match setup.await {
-                Ok(server) => {
-                    let _ = ready.send(Ok(()));
-                    server
-                }
-                Err(error) => {
-                    let _ = ready.send(Err(error));
-                    return Ok(());
-                }
-            };
-            let signal = async move {
-                // A dropped sender (the first thread gone) also means stop.
-                let _ = stopped.wait_for(|stop| *stop).await;
-            };
-            server
-                .run(router, signal)
-                .await
-                .map_err(anyhow::Error::from)
-        })
-    }
 }
 
 /// Whether the settlement worker runs beside the services.

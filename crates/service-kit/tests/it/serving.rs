@@ -221,3 +221,114 @@ async fn shared_listeners_split_one_port_and_a_plain_bind_still_fails() {
             .expect("shutdown is not an error");
     }
 }
+
+/// A router whose one route answers with the name of the thread serving it.
+fn thread_names() -> Router {
+    service_kit::layers::apply(
+        Router::new().route(
+            "/thread",
+            get(|| async {
+                std::thread::current()
+                    .name()
+                    .unwrap_or("unnamed")
+                    .to_owned()
+            }),
+        ),
+        crate::support::limits(),
+    )
+}
+
+#[test]
+fn several_serving_threads_share_the_port_run_their_setup_and_stop_together() {
+    // The caller's thread serves too: a runtime on a named thread of ours,
+    // so its answers can be told from `serve-1`'s.
+    let caller = std::thread::Builder::new()
+        .name("caller".to_owned())
+        .spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let set_up_on = Arc::new(std::sync::Mutex::new(Vec::new()));
+                let setup: service_kit::ThreadSetup = {
+                    let set_up_on = Arc::clone(&set_up_on);
+                    Arc::new(move || {
+                        let set_up_on = Arc::clone(&set_up_on);
+                        Box::pin(async move {
+                            let name = std::thread::current().name().map(str::to_owned);
+                            set_up_on.lock().expect("lock").push(name);
+                            Ok(())
+                        })
+                    })
+                };
+                let port = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+                    .and_then(|listener| listener.local_addr())
+                    .expect("a free port")
+                    .port();
+                let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+                let (stop, stopped) = oneshot::channel::<()>();
+                let serving = tokio::spawn(service_kit::serve_on_threads(
+                    thread_names(),
+                    addr,
+                    Duration::from_millis(GENEROUS_GRACE_MS),
+                    2,
+                    setup,
+                    async move {
+                        let _ = stopped.await;
+                    },
+                ));
+                let mut seen = std::collections::BTreeSet::new();
+                let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                while seen.len() < 2 && std::time::Instant::now() < deadline {
+                    if let Ok((200, name)) = http_get(addr, "/thread").await {
+                        seen.insert(name);
+                    }
+                }
+                stop.send(()).expect("serving");
+                serving
+                    .await
+                    .expect("the serving task")
+                    .expect("a shutdown is not an error");
+                let set_up_on = set_up_on.lock().expect("lock").clone();
+                (seen, set_up_on)
+            })
+        })
+        .expect("spawn");
+    let (seen, set_up_on) = caller.join().expect("the caller's thread");
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        ["caller", "serve-1"],
+        "both threads accept connections on the one port"
+    );
+    assert_eq!(
+        set_up_on,
+        [Some("serve-1".to_owned())],
+        "the setup ran once, on the thread it prepares"
+    );
+}
+
+#[tokio::test]
+async fn a_thread_whose_setup_fails_stops_the_start() {
+    let setup: service_kit::ThreadSetup =
+        Arc::new(|| Box::pin(async { Err("no Redis here".into()) }));
+    let started = std::time::Instant::now();
+    let error = service_kit::serve_on_threads(
+        thread_names(),
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        Duration::from_millis(GENEROUS_GRACE_MS),
+        3,
+        setup,
+        std::future::pending(),
+    )
+    .await
+    .expect_err("a thread could not start");
+    assert_eq!(
+        error.to_string(),
+        "serving thread 1 could not start: no Redis here"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(GENEROUS_GRACE_MS),
+        "it fails at once, without waiting for a shutdown"
+    );
+}
