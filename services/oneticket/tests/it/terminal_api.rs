@@ -264,6 +264,178 @@ async fn a_tap_goes_from_terminal_to_postgres_through_the_binary() {
     db.drop_now().await;
 }
 
+/// A signed request: its headers and body.
+type Signed = (Vec<(&'static str, String)>, Vec<u8>);
+
+/// The bus route of validator `n` in the race below: two routes, alternating.
+fn route_of(n: usize) -> &'static str {
+    if n.is_multiple_of(2) { "19" } else { "53" }
+}
+
+/// Taps of one card that race through `serve --threads 2`: every tap is
+/// sent twice at once on connections of its own, which the kernel spreads
+/// over the two serving threads. The threads share the account's cached
+/// state but commit through Redis connections of their own, so version
+/// conflicts and repeats meet across threads: each repeat must answer as
+/// its first, and the balance must fall by exactly what the answers charged.
+#[tokio::test(flavor = "multi_thread")]
+async fn racing_taps_on_two_serving_threads_charge_each_tap_once() {
+    const TERMINALS: usize = 4;
+    const TAPS: usize = 24;
+    const FUNDED_VND: i64 = 500_000;
+    const BUSY_RETRIES: u64 = 50;
+    let db = test_kit::fresh_database().await;
+    let url = db.url();
+    let serve = ServeEnv::new("fv2", &url);
+    let env = serve.vars();
+    let (dir, prefix, redis_url) = (&serve.dir, &serve.prefix, &serve.redis_url);
+    run(&["keys", "generate"], &env);
+    let admin = run(&["admin-key", "create", "--scope", "terminals"], &env)
+        .trim()
+        .to_owned();
+    let now = chrono::Utc::now();
+    let (account, projection) =
+        crate::support::funded_card_rider(&db.pool, redis_url, prefix, "04c0ffee", FUNDED_VND, now)
+            .await;
+    let terminal_env: Vec<(&str, &str)> = env
+        .iter()
+        .copied()
+        .filter(|(name, _)| *name != "OT_VNPAY_MODE")
+        .collect();
+    let served = serve_until_ready(
+        &["--services", "fare-validation", "--threads", "2"],
+        &terminal_env,
+    )
+    .await;
+    let threads = std::fs::read_dir(format!("/proc/{}/task", served.0.id()))
+        .expect("the process's threads")
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+        .filter(|name| name.trim() == "serve-1")
+        .count();
+    assert_eq!(threads, 1, "a second serving thread");
+    let addr = serve.addr();
+
+    // Validators on two bus routes.
+    let bearer = vec![("Authorization", format!("Bearer {admin}"))];
+    let ids: Vec<String> = (0..TERMINALS).map(|n| format!("bus-race-{n}")).collect();
+    for (n, id) in ids.iter().enumerate() {
+        let route = route_of(n);
+        let register = serde_json::json!({
+            "terminal_id": id, "operator_id": "samco",
+            "placement": {"kind": "bus_validator", "route_id": route}
+        });
+        let body = serde_json::to_vec(&register).expect("json");
+        let (status, reply) =
+            http(addr, "POST", "/v1/admin/terminals", &bearer, &body).expect("register");
+        assert_eq!(status, 201, "{reply}");
+    }
+
+    let master_hex =
+        std::fs::read_to_string(dir.join("keys/terminal-master.key")).expect("master key");
+    let master = MasterKey::new(&hex::decode(master_hex.trim()).expect("hex")).expect("master");
+    let signed: Vec<Signed> = (0..TAPS)
+        .map(|n| {
+            let id = &ids[n % TERMINALS];
+            let route = route_of(n % TERMINALS);
+            let tap = serde_json::json!({
+                "terminal_id": id, "boot_epoch": 1, "seq": n / TERMINALS + 1,
+                "device_time_s": now.timestamp(),
+                "event": {"kind": "bus_boarding", "route_id": route},
+                "medium": {"kind": "transit_card", "card_id": "04c0ffee"}
+            });
+            let body = serde_json::to_vec(&tap).expect("json");
+            let terminal = TerminalId::parse(id).expect("id");
+            let at_s = u64::try_from(chrono::Utc::now().timestamp()).expect("after 1970");
+            let signature = sign_request(
+                &derive_terminal_key(&master, &terminal),
+                &RequestParts {
+                    method: "POST",
+                    path: "/v1/taps",
+                    body: &body,
+                },
+                at_s,
+                &terminal,
+            )
+            .expect("sign");
+            let headers = vec![
+                ("X-OT-Terminal", id.clone()),
+                ("X-OT-Timestamp", at_s.to_string()),
+                ("X-OT-Signature", signature),
+            ];
+            (headers, body)
+        })
+        .collect();
+
+    // Every tap twice, all at once.
+    let answers: Vec<[serde_json::Value; 2]> = std::thread::scope(|scope| {
+        let sent: Vec<_> = signed
+            .iter()
+            .map(|(headers, body)| {
+                [0, 1].map(|_| {
+                    scope.spawn(move || {
+                        // As a terminal does: a busy account (the state
+                        // kept moving for every commit attempt) is retried.
+                        for attempt in 0..BUSY_RETRIES {
+                            let (status, reply) =
+                                http(addr, "POST", "/v1/taps", headers, body).expect("tap");
+                            if status == 503 && reply.contains("busy") {
+                                std::thread::sleep(Duration::from_millis(5 * (attempt + 1)));
+                                continue;
+                            }
+                            assert_eq!(status, 200, "{reply}");
+                            return serde_json::from_str::<serde_json::Value>(&reply)
+                                .expect("JSON");
+                        }
+                        panic!("the account stayed busy for {BUSY_RETRIES} tries");
+                    })
+                })
+            })
+            .collect();
+        sent.into_iter()
+            .map(|pair| pair.map(|handle| handle.join().expect("the tap's thread")))
+            .collect()
+    });
+
+    let mut charged = 0;
+    let mut accepted = 0;
+    for [first, repeat] in &answers {
+        let mut first = first.clone();
+        let mut repeat = repeat.clone();
+        // The answer's server time is the only field a repeat may differ in.
+        for answer in [&mut first, &mut repeat] {
+            answer
+                .as_object_mut()
+                .expect("an object")
+                .remove("server_time_s");
+        }
+        assert_eq!(first, repeat, "a repeat answers as its first");
+        if first["decision"] == "accept" {
+            accepted += 1;
+            charged += first["amount_vnd"].as_i64().expect("an amount");
+        }
+    }
+    assert!(accepted > 0, "some taps were accepted: {answers:?}");
+    projection.forget_cached();
+    let state = projection.state(account).await.expect("state");
+    assert_eq!(
+        state.balance,
+        Money::vnd(FUNDED_VND - charged),
+        "the balance fell by what the answers charged, once each"
+    );
+
+    let pid = served.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    drop(served);
+    db.drop_now().await;
+}
+
 /// `oneticket serve args` with `env`, once its `/readyz` answers 200.
 async fn serve_until_ready(args: &[&str], env: &[(&str, &str)]) -> Served {
     let listen = env
