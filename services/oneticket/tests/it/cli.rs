@@ -6,13 +6,9 @@ use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
-use crate::support::{BIN, Served, free_port};
+use crate::support::{BIN, free_port};
 use sqlx::Connection;
-
-/// How long a test waits for `serve` to answer: generous for a loaded CI box.
-const SERVE_START_TIMEOUT_S: u64 = 60;
 
 fn oneticket(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
     let mut child = Command::new(BIN)
@@ -250,25 +246,10 @@ fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
 /// for an unknown route, each over new connections), then stops it with
 /// SIGTERM and asserts a clean exit. Returns its threads' names.
 async fn serve_until_sigterm(env: &[(&str, &str)], port: u16, args: &[&str]) -> Vec<String> {
-    let child = Command::new(BIN)
-        .arg("serve")
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let mut served = Served(child);
+    let mut served = crate::support::serve_until_ready(args, env).await;
     let v4: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
     let v6: SocketAddr = format!("[::1]:{port}").parse().expect("addr");
-    let deadline = Instant::now() + Duration::from_secs(SERVE_START_TIMEOUT_S);
-    let ready = loop {
-        match http_get(v4, "/readyz") {
-            Ok((200, body)) => break body,
-            _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(200)).await,
-            other => panic!("serve {args:?} never became ready: {other:?}"),
-        }
-    };
+    let (_, ready) = http_get(v4, "/readyz").expect("readiness");
     assert!(
         ready.contains("postgres") && ready.contains("redis"),
         "{ready}"

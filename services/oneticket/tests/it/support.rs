@@ -4,9 +4,9 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use ledger::{AccountId, Money, ProviderId, TransferId};
@@ -206,4 +206,40 @@ pub async fn funded_card_rider(
     .await
     .expect("fund");
     (account, projection)
+}
+
+/// `oneticket serve args` with `env`, once its `/readyz` answers 200.
+pub async fn serve_until_ready(args: &[&str], env: &[(&str, &str)]) -> Served {
+    let listen = env
+        .iter()
+        .find(|(name, _)| *name == "OT_LISTEN")
+        .expect("OT_LISTEN")
+        .1;
+    let child = Command::new(BIN)
+        .arg("serve")
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let mut served = Served(child);
+    let mut addr: SocketAddr = listen.parse().expect("addr");
+    if addr.ip().is_unspecified() {
+        // Listening on every address (e.g. `[::]`): ask on loopback.
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let deadline = Instant::now() + Duration::from_secs(WAIT_S);
+    while !matches!(http(addr, "GET", "/readyz", &[], b""), Ok((200, _))) {
+        assert!(
+            served.0.try_wait().expect("wait").is_none(),
+            "serve {args:?} exited"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "serve {args:?} never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    served
 }

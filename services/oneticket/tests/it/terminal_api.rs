@@ -4,10 +4,10 @@
 //! says, the Redis commit; then `serve --services settlement`, whose stream
 //! ingest brings the tap row to Postgres.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{BIN, ServeEnv, Served, WAIT_S, http, run};
+use crate::support::{BIN, ServeEnv, WAIT_S, http, run, serve_until_ready};
 use card_protocol::TerminalId;
 use card_protocol::request_auth::{MasterKey, RequestParts, derive_terminal_key, sign_request};
 use ledger::Money;
@@ -100,24 +100,7 @@ async fn a_tap_goes_from_terminal_to_postgres_through_the_binary() {
         "medium": {"kind": "transit_card", "card_id": "04a1b2c3"}
     });
     let body = serde_json::to_vec(&tap).expect("json");
-    let at_s = u64::try_from(chrono::Utc::now().timestamp()).expect("after 1970");
-    let key = derive_terminal_key(&master, &terminal);
-    let signature = sign_request(
-        &key,
-        &RequestParts {
-            method: "POST",
-            path: "/v1/taps",
-            body: &body,
-        },
-        at_s,
-        &terminal,
-    )
-    .expect("sign");
-    let headers = vec![
-        ("X-OT-Terminal", "bus-19-e2e".to_owned()),
-        ("X-OT-Timestamp", at_s.to_string()),
-        ("X-OT-Signature", signature),
-    ];
+    let headers = signed_tap_headers(&master, &terminal, &body);
     let (status, reply) = http(addr, "POST", "/v1/taps", &headers, &body).expect("tap");
     assert_eq!(status, 200, "{reply}");
     let reply: serde_json::Value = serde_json::from_str(&reply).expect("JSON");
@@ -264,6 +247,32 @@ async fn a_tap_goes_from_terminal_to_postgres_through_the_binary() {
     db.drop_now().await;
 }
 
+/// The authentication headers of `POST /v1/taps` with `body`, as
+/// `terminal` signs it now (SPEC.md §4).
+fn signed_tap_headers(
+    master: &MasterKey,
+    terminal: &TerminalId,
+    body: &[u8],
+) -> Vec<(&'static str, String)> {
+    let at_s = u64::try_from(chrono::Utc::now().timestamp()).expect("after 1970");
+    let signature = sign_request(
+        &derive_terminal_key(master, terminal),
+        &RequestParts {
+            method: "POST",
+            path: "/v1/taps",
+            body,
+        },
+        at_s,
+        terminal,
+    )
+    .expect("sign");
+    vec![
+        ("X-OT-Terminal", terminal.as_str().to_owned()),
+        ("X-OT-Timestamp", at_s.to_string()),
+        ("X-OT-Signature", signature),
+    ]
+}
+
 /// A signed request: its headers and body.
 type Signed = (Vec<(&'static str, String)>, Vec<u8>);
 
@@ -346,24 +355,7 @@ async fn racing_taps_on_two_serving_threads_charge_each_tap_once() {
             });
             let body = serde_json::to_vec(&tap).expect("json");
             let terminal = TerminalId::parse(id).expect("id");
-            let at_s = u64::try_from(chrono::Utc::now().timestamp()).expect("after 1970");
-            let signature = sign_request(
-                &derive_terminal_key(&master, &terminal),
-                &RequestParts {
-                    method: "POST",
-                    path: "/v1/taps",
-                    body: &body,
-                },
-                at_s,
-                &terminal,
-            )
-            .expect("sign");
-            let headers = vec![
-                ("X-OT-Terminal", id.clone()),
-                ("X-OT-Timestamp", at_s.to_string()),
-                ("X-OT-Signature", signature),
-            ];
-            (headers, body)
+            (signed_tap_headers(&master, &terminal, &body), body)
         })
         .collect();
 
@@ -434,36 +426,4 @@ async fn racing_taps_on_two_serving_threads_charge_each_tap_once() {
     );
     drop(served);
     db.drop_now().await;
-}
-
-/// `oneticket serve args` with `env`, once its `/readyz` answers 200.
-async fn serve_until_ready(args: &[&str], env: &[(&str, &str)]) -> Served {
-    let listen = env
-        .iter()
-        .find(|(name, _)| *name == "OT_LISTEN")
-        .expect("OT_LISTEN")
-        .1;
-    let child = Command::new(BIN)
-        .arg("serve")
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve");
-    let mut served = Served(child);
-    let addr = listen.parse().expect("addr");
-    let deadline = Instant::now() + Duration::from_secs(WAIT_S);
-    while !matches!(http(addr, "GET", "/readyz", &[], b""), Ok((200, _))) {
-        assert!(
-            served.0.try_wait().expect("wait").is_none(),
-            "serve {args:?} exited"
-        );
-        assert!(
-            Instant::now() < deadline,
-            "serve {args:?} never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    served
 }
