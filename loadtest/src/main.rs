@@ -521,10 +521,7 @@ async fn floor_cmd(args: FloorArgs) -> anyhow::Result<()> {
     let redis_url = args.redis.redis_url.clone();
     let pin_redis: service_kit::ThreadSetup = Arc::new(move || {
         let redis_url = redis_url.clone();
-        Box::pin(async move {
-            store_redis::affinity::pin_to_thread(store_redis::connect(&redis_url).await?);
-            Ok(())
-        })
+        Box::pin(async move { Ok(store_redis::affinity::connect_and_pin(&redis_url).await?) })
     });
     let threads = args.threads.unwrap_or(1);
     println!(

@@ -21,6 +21,8 @@ use std::cell::RefCell;
 
 use redis::aio::ConnectionManager;
 
+use crate::StoreError;
+
 thread_local! {
     static PINNED: RefCell<Option<ConnectionManager>> = const { RefCell::new(None) };
 }
@@ -30,6 +32,17 @@ thread_local! {
 /// the shared connection the callers hold, on the runtime this thread runs.
 pub fn pin_to_thread(connection: ConnectionManager) {
     PINNED.with_borrow_mut(|pinned| *pinned = Some(connection));
+}
+
+/// Connects to the Redis at `url` (as [`crate::connect`]) on this thread's
+/// runtime and pins the connection to this thread: what a serving thread
+/// does before it accepts.
+///
+/// # Errors
+/// As [`crate::connect`]; nothing is pinned then.
+pub async fn connect_and_pin(url: &str) -> Result<(), StoreError> {
+    pin_to_thread(crate::connect(url).await?);
+    Ok(())
 }
 
 /// This thread's own connection if one was pinned, else `shared` (cloned:

@@ -211,11 +211,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let redis_url = settings.redis_url.clone();
     let pin_redis: service_kit::ThreadSetup = Arc::new(move || {
         let redis_url = redis_url.clone();
-        Box::pin(async move {
-            let redis = store_redis::connect(redis_url.expose()).await?;
-            store_redis::affinity::pin_to_thread(redis);
-            Ok(())
-        })
+        Box::pin(
+            async move { Ok(store_redis::affinity::connect_and_pin(redis_url.expose()).await?) },
+        )
     });
     let served = service_kit::serve_on_threads(
         app,
