@@ -272,6 +272,14 @@ impl RequestHash {
         RequestHash(bytes)
     }
 
+    /// A SHA-256 digest of the canonical bytes someone else already took
+    /// (the signature check hashes a tap's body; when the body is the
+    /// canonical form, that digest is this hash).
+    #[must_use]
+    pub const fn from_sha256(digest: [u8; 32]) -> RequestHash {
+        RequestHash(digest)
+    }
+
     /// Lowercase hex (what the script stores and compares).
     #[must_use]
     pub fn to_hex(&self) -> String {

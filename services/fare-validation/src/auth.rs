@@ -13,7 +13,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, Method, Uri, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use card_protocol::request_auth::{AuthHeaders, RequestParts, verify_request_with};
+use card_protocol::request_auth::{AuthHeaders, BodyDigest, RequestParts, verify_request_with};
 use chrono::{DateTime, Utc};
 use ring::rand::{SecureRandom, SystemRandom};
 use service_kit::ApiError;
@@ -49,9 +49,7 @@ static SIGNATURE: HeaderName = HeaderName::from_static("x-ot-signature");
 /// Verifies a terminal's signed request and returns its registry record.
 ///
 /// # Errors
-/// 401 for a missing, malformed, stale or wrong signature and for an
-/// unregistered terminal; 403 for a disabled one; 500 if the registry
-/// cannot be read.
+/// As [`signed_terminal`].
 pub async fn terminal(
     state: &AppState,
     method: &Method,
@@ -60,6 +58,33 @@ pub async fn terminal(
     body: &[u8],
     now_s: u64,
 ) -> Result<Arc<TerminalRecord>, ApiError> {
+    signed_terminal(state, method, uri, headers, body, now_s)
+        .await
+        .map(|signed| signed.record)
+}
+
+/// A verified terminal request.
+pub struct Signed {
+    /// The signer's registry record.
+    pub record: Arc<TerminalRecord>,
+    /// SHA-256 of the body, taken by the verification.
+    pub body: BodyDigest,
+}
+
+/// [`terminal`], also giving the body's digest the signature covered.
+///
+/// # Errors
+/// 401 for a missing, malformed, stale or wrong signature and for an
+/// unregistered terminal; 403 for a disabled one; 500 if the registry
+/// cannot be read.
+pub async fn signed_terminal(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    now_s: u64,
+) -> Result<Signed, ApiError> {
     let parsed = AuthHeaders::parse(
         header_text(headers, &TERMINAL),
         header_text(headers, &TIMESTAMP),
@@ -70,7 +95,7 @@ pub async fn terminal(
     })?;
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let key = state.terminal_key(&parsed.terminal_id);
-    verify_request_with(
+    let digest = verify_request_with(
         &key,
         &parsed,
         &RequestParts {
@@ -95,7 +120,10 @@ pub async fn terminal(
             detail: "this terminal is disabled".to_owned(),
         });
     }
-    Ok(record)
+    Ok(Signed {
+        record,
+        body: digest,
+    })
 }
 
 /// A caller that presented a valid, unrevoked API key.

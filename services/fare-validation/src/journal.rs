@@ -243,7 +243,8 @@ async fn price_record(
         event_time: corrected,
         now,
     };
-    Ok(match taps::price(state, &input).await? {
+    let hash = taps::tap_hash(&tap);
+    Ok(match taps::price(state, &input, hash).await? {
         Priced::Answered(..) => Pricing::Applied,
         Priced::Conflict => {
             tracing::warn!(

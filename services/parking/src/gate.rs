@@ -135,6 +135,8 @@ pub(crate) struct GateTap<'a> {
     pub(crate) now: DateTime<Utc>,
     pub(crate) lot: &'a Lot,
     pub(crate) direction: Direction,
+    /// The tap's [`taps::tap_hash`].
+    pub(crate) hash: RequestHash,
 }
 
 /// The answer to a gate tap.
@@ -214,9 +216,18 @@ async fn handle(
 ) -> Result<Json<TapDecision>, ApiError> {
     let now = state.clock().now();
     let now_s = state.clock().now_s();
-    let terminal =
-        fare_validation::auth::terminal(state.terminals(), method, uri, headers, body, now_s)
-            .await?;
+    let fare_validation::auth::Signed {
+        record: terminal,
+        body: body_digest,
+    } = fare_validation::auth::signed_terminal(
+        state.terminals(),
+        method,
+        uri,
+        headers,
+        body,
+        now_s,
+    )
+    .await?;
     tracing::Span::current().record("terminal_id", terminal.terminal_id.as_str());
     let tap: Tap = decode(body).map_err(|e| taps::message_error(&e, Tap::MAX_BYTES))?;
     tracing::Span::current().record("seq", tap.seq);
@@ -242,6 +253,7 @@ async fn handle(
             now,
             lot,
             direction,
+            hash: taps::tap_hash_of_body(&tap, body, &body_digest),
         },
     )
     .await?;
@@ -377,7 +389,7 @@ pub(crate) async fn decide(
 ) -> Result<Decided, GateError> {
     let tap = input.tap;
     let key = EventKey::tap(tap.terminal_id.as_str(), tap.boot_epoch, tap.seq);
-    let hash = taps::tap_hash(tap);
+    let hash = input.hash;
     let setup = state.projection().setup();
     let service_day = setup
         .engine()

@@ -298,6 +298,7 @@ async fn redrive_tap(
         now,
         lot,
         direction,
+        hash: fare_validation::taps::tap_hash(&tap),
     };
     gate::decide(state, &input)
         .await

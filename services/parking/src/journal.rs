@@ -187,6 +187,7 @@ async fn apply_one(
         now,
         lot,
         direction,
+        hash: taps::tap_hash(&tap),
     };
     let mut redis = state.redis();
     let begun_before = occupancy::record(&mut redis, &lot.keys, &gate::tap_id(&tap))
@@ -317,7 +318,7 @@ async fn exit_without_entry(
         .unwrap_or(input.event_time);
     let entry_key = EventKey::parse(&format!("parking_assumed_entry:{}", gate::tap_id(tap)))
         .map_err(|e| internal(&e))?;
-    let hash = taps::tap_hash(tap);
+    let hash = input.hash;
     let service_day = state
         .projection()
         .setup()
