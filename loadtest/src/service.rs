@@ -15,8 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use card_protocol::TerminalId;
 use card_protocol::request_auth::{
-    HEADER_SIGNATURE, HEADER_TERMINAL, HEADER_TIMESTAMP, MasterKey, RequestParts, TerminalKey,
-    derive_terminal_key, sign_request,
+    HEADER_SIGNATURE, HEADER_TERMINAL, HEADER_TIMESTAMP, MasterKey, RequestParts, SigningKey,
+    derive_terminal_key, sign_request_with,
 };
 use hyper::StatusCode;
 use serde::Deserialize;
@@ -81,18 +81,19 @@ pub struct SignedTap {
     pub signature: String,
 }
 
-/// Signs `body` for `POST path` as `terminal` with `key` at `now_s`.
+/// Signs `body` for `POST path` as `terminal` with `key` (prepared once
+/// per terminal: preparing an HMAC key is two SHA-256 blocks) at `now_s`.
 ///
 /// # Errors
 /// Only if the canonical parts were malformed (they are constants here).
 pub fn sign_tap(
-    key: &TerminalKey,
+    key: &SigningKey,
     terminal: &TerminalId,
     path: &'static str,
     body: Vec<u8>,
     now_s: u64,
 ) -> anyhow::Result<SignedTap> {
-    let signature = sign_request(
+    let signature = sign_request_with(
         key,
         &RequestParts {
             method: "POST",
@@ -115,7 +116,7 @@ pub fn sign_tap(
 pub struct ServiceDriver {
     target: Target,
     workload: Arc<Workload>,
-    keys: Vec<TerminalKey>,
+    keys: Vec<SigningKey>,
     seqs: Vec<AtomicU64>,
     boot_epoch: u32,
 }
@@ -130,9 +131,9 @@ impl ServiceDriver {
         master: &MasterKey,
         boot_epoch: u32,
     ) -> ServiceDriver {
-        let keys: Vec<TerminalKey> = workload
+        let keys: Vec<SigningKey> = workload
             .terminals()
-            .map(|t| derive_terminal_key(master, &t.id))
+            .map(|t| SigningKey::new(&derive_terminal_key(master, &t.id)))
             .collect();
         let seqs = keys.iter().map(|_| AtomicU64::new(0)).collect();
         ServiceDriver {

@@ -2,7 +2,8 @@
 
 use card_protocol::TerminalId;
 use card_protocol::request_auth::{
-    AuthHeaders, MasterKey, RequestAuthError, RequestParts, derive_terminal_key, verify_request,
+    AuthHeaders, MasterKey, RequestAuthError, RequestParts, SigningKey, derive_terminal_key,
+    verify_request,
 };
 use loadtest::service::{TAPS_PATH, sign_tap};
 
@@ -18,7 +19,7 @@ fn check(
     let master = MasterKey::new(&[3; 32]).expect("32 bytes");
     let signer = TerminalId::parse(terminal_signed).expect("id");
     let signed = sign_tap(
-        &derive_terminal_key(&master, &signer),
+        &SigningKey::new(&derive_terminal_key(&master, &signer)),
         &signer,
         TAPS_PATH,
         body_signed.to_vec(),
