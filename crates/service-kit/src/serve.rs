@@ -206,6 +206,14 @@ pub async fn serve_on_threads(
             .run(router, shutdown)
             .await;
     }
+    // Own the port first. A plain bind fails while any other socket holds
+    // it, so a second `serve --threads N` on a taken port fails as a plain
+    // `serve` does, instead of joining the first one's `SO_REUSEPORT` group
+    // and splitting its connections with it (a stale server would then
+    // answer every other client).
+    if listen.port() != 0 {
+        drop(Server::bind(listen, shutdown_grace)?);
+    }
     let first = Server::bind_shared(listen, shutdown_grace)?;
     let addr = first.local_addr();
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -309,6 +309,38 @@ fn several_serving_threads_share_the_port_run_their_setup_and_stop_together() {
 }
 
 #[tokio::test]
+async fn threads_do_not_join_a_port_another_server_shares() {
+    // Another process's `serve --threads 2`: shared listeners on the port.
+    let grace = Duration::from_millis(GENEROUS_GRACE_MS);
+    let other = Server::bind_shared(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), grace)
+        .expect("bind the other server's listener");
+    let addr = other.local_addr();
+    let setup: service_kit::ThreadSetup = Arc::new(|| Box::pin(async { Ok(()) }));
+    let serving = service_kit::serve_on_threads(
+        thread_names(),
+        addr,
+        grace,
+        2,
+        setup,
+        std::future::pending(),
+    );
+    // Joining would serve until a shutdown that never comes.
+    let error = tokio::time::timeout(Duration::from_secs(10), serving)
+        .await
+        .expect("it fails at once instead of serving")
+        .expect_err("the port is taken");
+    assert!(
+        matches!(&error, service_kit::ServeError::Bind { addr: at, source }
+            if *at == addr && source.kind() == std::io::ErrorKind::AddrInUse),
+        "{error:?}"
+    );
+    // The other server's listener is untouched: still the only one there.
+    drop(other);
+    let again = Server::bind(addr, Duration::ZERO).expect("the port is free once it is gone");
+    assert_eq!(again.local_addr(), addr);
+}
+
+#[tokio::test]
 async fn a_thread_whose_setup_fails_stops_the_start() {
     let setup: service_kit::ThreadSetup =
         Arc::new(|| Box::pin(async { Err("no Redis here".into()) }));
