@@ -46,23 +46,6 @@ static TERMINAL: HeaderName = HeaderName::from_static("x-ot-terminal");
 static TIMESTAMP: HeaderName = HeaderName::from_static("x-ot-timestamp");
 static SIGNATURE: HeaderName = HeaderName::from_static("x-ot-signature");
 
-/// Verifies a terminal's signed request and returns its registry record.
-///
-/// # Errors
-/// As [`signed_terminal`].
-pub async fn terminal(
-    state: &AppState,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-    now_s: u64,
-) -> Result<Arc<TerminalRecord>, ApiError> {
-    signed_terminal(state, method, uri, headers, body, now_s)
-        .await
-        .map(|signed| signed.record)
-}
-
 /// A verified terminal request.
 pub struct Signed {
     /// The signer's registry record.
@@ -71,13 +54,14 @@ pub struct Signed {
     pub body: BodyDigest,
 }
 
-/// [`terminal`], also giving the body's digest the signature covered.
+/// Verifies a terminal's signed request: its registry record, and the
+/// body's digest the signature covered.
 ///
 /// # Errors
 /// 401 for a missing, malformed, stale or wrong signature and for an
 /// unregistered terminal; 403 for a disabled one; 500 if the registry
 /// cannot be read.
-pub async fn signed_terminal(
+pub async fn terminal(
     state: &AppState,
     method: &Method,
     uri: &Uri,

@@ -63,7 +63,9 @@ pub(crate) async fn post_journal(
 ) -> Result<Json<JournalAck>, ApiError> {
     let now = state.clock().now();
     let now_s = state.clock().now_s();
-    let terminal = auth::terminal(&state, &method, &uri, &headers, &body, now_s).await?;
+    let terminal = auth::terminal(&state, &method, &uri, &headers, &body, now_s)
+        .await?
+        .record;
     tracing::Span::current().record("terminal_id", terminal.terminal_id.as_str());
     let batch: JournalBatch =
         decode(&body).map_err(|e| taps::message_error(&e, JournalBatch::MAX_BYTES))?;

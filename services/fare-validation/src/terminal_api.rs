@@ -61,7 +61,9 @@ async fn signed(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<std::sync::Arc<TerminalRecord>, ApiError> {
-    auth::terminal(state, method, uri, headers, body, state.clock().now_s()).await
+    auth::terminal(state, method, uri, headers, body, state.clock().now_s())
+        .await
+        .map(|signed| signed.record)
 }
 
 async fn snapshot(state: &AppState) -> Result<Response, ApiError> {

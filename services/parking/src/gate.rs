@@ -219,15 +219,8 @@ async fn handle(
     let fare_validation::auth::Signed {
         record: terminal,
         body: body_digest,
-    } = fare_validation::auth::signed_terminal(
-        state.terminals(),
-        method,
-        uri,
-        headers,
-        body,
-        now_s,
-    )
-    .await?;
+    } = fare_validation::auth::terminal(state.terminals(), method, uri, headers, body, now_s)
+        .await?;
     tracing::Span::current().record("terminal_id", terminal.terminal_id.as_str());
     let tap: Tap = decode(body).map_err(|e| taps::message_error(&e, Tap::MAX_BYTES))?;
     tracing::Span::current().record("seq", tap.seq);
